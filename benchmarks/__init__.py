@@ -1,0 +1,1 @@
+"""Benchmark protocols and runners; committed results live in ``benchmarks/results/``."""

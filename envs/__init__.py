@@ -1,0 +1,1 @@
+"""Gymnasium environments in which recommender pipelines evolve."""

@@ -1,0 +1,1 @@
+"""Evolution policies (RLlib, Stable-Baselines3) and search baselines."""

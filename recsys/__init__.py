@@ -1,0 +1,1 @@
+"""Recommender-system core: datasets, models, training and full-ranking evaluation."""

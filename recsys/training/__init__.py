@@ -1,0 +1,27 @@
+"""Training: one trainer for every recommender, and ``run_experiment`` end to end."""
+
+from agenticrs.recsys.training.trainer import (
+    DivergenceError,
+    ExperimentResult,
+    TrainConfig,
+    TrainResult,
+    build_train_config,
+    resolve_device,
+    run_experiment,
+    seed_everything,
+    split_overrides,
+    train,
+)
+
+__all__ = [
+    "DivergenceError",
+    "ExperimentResult",
+    "TrainConfig",
+    "TrainResult",
+    "build_train_config",
+    "resolve_device",
+    "run_experiment",
+    "seed_everything",
+    "split_overrides",
+    "train",
+]

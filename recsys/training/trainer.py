@@ -1,0 +1,299 @@
+"""The one trainer every recommender goes through.
+
+``train(model, split, config)`` runs epochs under an epoch and/or wall-clock budget,
+validates every ``eval_every`` epochs on NDCG@10 (configurable), stops early after
+``patience`` validations without improvement, and restores the best checkpoint.
+``run_experiment`` wraps data loading, seeding, training, test evaluation and cost.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from agenticrs.recsys.data.dataset import Dataset, Split
+from agenticrs.recsys.evaluation.cost import Cost, count_parameters, peak_memory_mb
+from agenticrs.recsys.evaluation.evaluator import DEFAULT_KS, evaluate
+from agenticrs.recsys.models.base import Recommender, build_config, coerce, get_model
+
+
+class DivergenceError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Training settings shared by every model (architecture lives in the model's Config)."""
+
+    epochs: int = 50
+    """Maximum number of epochs."""
+    max_seconds: float | None = None
+    """Wall-clock budget for training; checked after every batch. ``None`` = unlimited."""
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    """Gradient-norm clip; 0 disables."""
+    patience: int = 5
+    """Validations without improvement before stopping; 0 disables early stopping."""
+    eval_every: int = 1
+    """Validate every this many epochs."""
+    valid_metric: str = "ndcg@10"
+    valid_max_users: int | None = None
+    """Validate on the first N users only (cheaper); the final report uses all users."""
+    eval_batch_size: int = 1024
+    exclude_history: bool = True
+    ks: tuple[int, ...] = DEFAULT_KS
+    seed: int = 0
+    device: str = "auto"
+    """``auto`` picks CUDA when available, else CPU."""
+    logdir: str | None = None
+    """TensorBoard log directory; ``None`` disables logging."""
+    progress: bool = True
+    """Show a tqdm progress bar over epochs."""
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns: the best validation metrics and the training history."""
+
+    best_valid: dict[str, float]
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    stopped_because: str
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _summary_writer(logdir: str | None) -> Any:
+    if not logdir:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(logdir)
+
+
+def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
+    """Train ``model`` in place on ``split.train`` and leave it at its best validation checkpoint.
+
+    Raises:
+        DivergenceError: the loss became NaN/inf (named with epoch and batch), instead of
+            training on garbage or hanging.
+    """
+    from tqdm.auto import tqdm
+
+    device = resolve_device(config.device)
+    model.to(device)
+    rng = np.random.default_rng(config.seed)
+    writer = _summary_writer(config.logdir)
+    start = time.perf_counter()
+    model.fit(split)
+
+    def validate() -> dict[str, float]:
+        return evaluate(
+            model,
+            split.valid,
+            config.ks,
+            exclude_history=config.exclude_history,
+            batch_size=config.eval_batch_size,
+            max_users=config.valid_max_users,
+        ).metrics
+
+    history: list[dict[str, float]] = []
+    if not model.trainable or not any(p.requires_grad for p in model.parameters()):
+        metrics = validate()
+        if writer:
+            for k, v in metrics.items():
+                writer.add_scalar(f"valid/{k}", v, 0)
+            writer.close()
+        return TrainResult(metrics, 0, 0, time.perf_counter() - start, "closed-form", [metrics])
+
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    best_score, best_epoch, best_state, best_metrics = -math.inf, 0, None, {}
+    bad_evals, stopped, epoch, step = 0, "epochs", 0, 0
+    bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.name}", disable=not config.progress, leave=False)
+    try:
+        for epoch in bar:
+            model.train()
+            epoch_start, loss_sum, n_batches = time.perf_counter(), 0.0, 0
+            out_of_time = False
+            for batch in model.batches(split.train, config.batch_size, rng):
+                batch = _to_device(batch, device)
+                loss = model.loss(batch)
+                if not torch.isfinite(loss):
+                    raise DivergenceError(
+                        f"{model.name}: training loss is {loss.item()} at epoch {epoch}, batch {n_batches + 1} "
+                        f"(lr={config.lr}); lower the learning rate or check the data"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                opt.step()
+                loss_sum += float(loss.detach())
+                n_batches += 1
+                step += 1
+                if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
+                    out_of_time = True
+                    break
+            record = {"epoch": float(epoch), "train/loss": loss_sum / max(n_batches, 1)}
+            record["time/epoch_seconds"] = time.perf_counter() - epoch_start
+            record["time/sequences_per_second"] = len(split.train) / max(record["time/epoch_seconds"], 1e-9)
+            if epoch % config.eval_every == 0 or out_of_time or epoch == config.epochs:
+                metrics = validate()
+                record.update({f"valid/{k}": v for k, v in metrics.items()})
+                if config.valid_metric not in metrics:
+                    raise ValueError(f"valid_metric {config.valid_metric!r} not among {sorted(metrics)}")
+                score = metrics[config.valid_metric]
+                if score > best_score:
+                    best_score, best_epoch, best_metrics, bad_evals = score, epoch, metrics, 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_evals += 1
+                bar.set_postfix(loss=f"{record['train/loss']:.4f}", **{config.valid_metric: f"{score:.4f}"})
+            history.append(record)
+            if writer:
+                for k, v in record.items():
+                    if k != "epoch":
+                        writer.add_scalar(k, v, epoch)
+            if out_of_time:
+                stopped = "max_seconds"
+                break
+            if config.patience and bad_evals >= config.patience:
+                stopped = "early_stopping"
+                break
+    finally:
+        bar.close()
+        if writer:
+            writer.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return TrainResult(best_metrics, best_epoch, epoch, time.perf_counter() - start, stopped, history)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # NamedTuple
+        return type(batch)(*(_to_device(b, device) for b in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+@dataclass
+class ExperimentResult:
+    """One trained and evaluated model: the ``--json`` schema of ``agenticrs recsys train``."""
+
+    model: str
+    data: str
+    config: dict[str, Any]
+    valid: dict[str, float]
+    test: dict[str, float]
+    cost: dict[str, float]
+    train: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def split_overrides(model_cls: type[Recommender], overrides: dict[str, Any]) -> tuple[dict, dict]:
+    """Route ``key=value`` overrides to the model Config or the TrainConfig by field name."""
+    model_fields = {f.name for f in dataclasses.fields(model_cls.Config)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - model_fields - train_fields)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) {unknown} for model {model_cls.name!r}; "
+            f"model fields: {sorted(model_fields)}; training fields: {sorted(train_fields)}"
+        )
+    return (
+        {k: v for k, v in overrides.items() if k in model_fields},
+        {k: v for k, v in overrides.items() if k in train_fields and k not in model_fields},
+    )
+
+
+def build_train_config(overrides: dict[str, Any] | None = None, **base: Any) -> TrainConfig:
+    """A TrainConfig from keyword defaults plus string-or-typed overrides (CLI ``--set``)."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    values = dict(base)
+    for k, v in (overrides or {}).items():
+        f = fields[k]
+        if k == "ks" and isinstance(v, str):
+            values[k] = tuple(int(x) for x in v.split(","))
+        elif f.default is None and isinstance(v, str):
+            values[k] = None if v.lower() == "none" else (float(v) if k == "max_seconds" else int(v))
+        else:
+            values[k] = coerce(f, v, "train")
+    return TrainConfig(**values)
+
+
+def run_experiment(
+    dataset: Dataset,
+    model: str | type[Recommender],
+    model_config: dict[str, Any] | None = None,
+    train_config: TrainConfig | None = None,
+    split: Split | None = None,
+) -> ExperimentResult:
+    """Seed, build, train and test one model; the building block of the CLI and the live backend."""
+    train_config = train_config or TrainConfig()
+    cls = get_model(model)
+    cfg = build_config(cls, model_config)
+    seed_everything(train_config.seed)
+    split = split or dataset.split()
+    device = resolve_device(train_config.device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    net = cls(dataset.n_items, dataset.n_users, cfg, dataset)
+    result = train(net, split, train_config)
+    test = evaluate(
+        net, split.test, train_config.ks, exclude_history=train_config.exclude_history,
+        batch_size=train_config.eval_batch_size,
+    )
+    valid = result.best_valid
+    if train_config.valid_max_users is not None:  # report full validation, not the subsample
+        valid = evaluate(net, split.valid, train_config.ks, exclude_history=train_config.exclude_history,
+                         batch_size=train_config.eval_batch_size).metrics
+    cost = Cost(
+        params=count_parameters(net),
+        train_seconds=result.train_seconds,
+        inference_ms_per_user=test.latency_ms_per_user,
+        peak_memory_mb=peak_memory_mb(device),
+        epochs=result.epochs_run,
+    )
+    tc = dataclasses.asdict(train_config)
+    tc.pop("progress", None)
+    return ExperimentResult(
+        model=cls.name,
+        data=dataset.name,
+        config={"model": dataclasses.asdict(cfg), "train": tc},
+        valid=valid,
+        test=test.metrics,
+        cost=cost.to_dict(),
+        train={"best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
+               "history": result.history},
+    )
