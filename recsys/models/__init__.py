@@ -13,6 +13,11 @@ from agenticrs.recsys.models.base import (
     register_model,
 )
 from agenticrs.recsys.models import pop  # noqa: F401  (registers "pop")
+from agenticrs.recsys.models import itemknn  # noqa: F401  (registers "itemknn")
+from agenticrs.recsys.models import bprmf  # noqa: F401  (registers "bprmf")
+from agenticrs.recsys.models import gru4rec  # noqa: F401  (registers "gru4rec")
+from agenticrs.recsys.models import sasrec  # noqa: F401  (registers "sasrec")
+from agenticrs.recsys.models import bert4rec  # noqa: F401  (registers "bert4rec")
 
 __all__ = ["ModelConfig", "Recommender", "build_config", "get_model", "list_models", "pad_histories",
            "register_model"]

@@ -1,0 +1,36 @@
+"""Entry point of the ``agenticrs`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from agenticrs import __version__
+from agenticrs.cli import quickstart, recsys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agenticrs", description="Recommender systems that evolve themselves: envs, policies, recsys core."
+    )
+    parser.add_argument("--version", action="version", version=f"agenticrs {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("recsys", help="recommender commands (train)")
+    recsys.add_train_parser(rec.add_subparsers(dest="recsys_command", required=True))
+    recsys.add_datasets_parser(sub)
+    quickstart.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
