@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from agenticrs.cli.table import format_table, metrics_table
+from agenticrs.io import write_json_atomic
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -64,19 +62,10 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"stopped: {result.train['stopped_because']} after {result.cost['epochs']} epochs")
     print(metrics_table([result]))
     if args.json:
-        write_json(args.json, {k: v for k, v in result.to_dict().items() if k != "train"}
+        write_json_atomic(args.json, {k: v for k, v in result.to_dict().items() if k != "train"}
                    | {"train": {k: v for k, v in result.train.items() if k != "history"}})
         print(f"wrote {args.json}")
     return 0
-
-
-def write_json(path: str, obj: Any) -> None:
-    """Write atomically: a crash never leaves a half-written result file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, target)
 
 
 def add_datasets_parser(sub: argparse._SubParsersAction) -> None:

@@ -1,0 +1,166 @@
+"""Reproduce the Amazon Beauty table (TIGER, NeurIPS 2023, Table 1) for the baseline recommenders.
+
+Protocol: leave-one-out (last item test, second-to-last validation), full ranking over all
+12,101 items with history items excluded, Recall@{5,10} and NDCG@{5,10}, mean and standard
+deviation over seeds. Each (model, seed) run is written to ``results/beauty_runs/`` as soon
+as it finishes, so an interrupted benchmark resumes where it stopped (``--force`` reruns).
+
+    python -m agenticrs.benchmarks.recsys_beauty --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agenticrs.benchmarks.common import RESULTS_DIR, run_header, write_json_atomic, write_text_atomic
+
+# Published rows (TIGER Table 1): R@5, N@5, R@10, N@10. SASRec there is the BCE one-negative version.
+PUBLISHED: dict[str, tuple[float, float, float, float]] = {
+    "SASRec": (0.0387, 0.0249, 0.0605, 0.0318),
+    "BERT4Rec": (0.0203, 0.0124, 0.0347, 0.0170),
+    "GRU4Rec": (0.0164, 0.0099, 0.0283, 0.0137),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One row of the table: a registered model with its settings."""
+
+    label: str
+    model: str
+    model_config: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    published: str | None = None
+
+
+# Settings chosen for a 2-core CPU budget; every row trains under the same protocol.
+SPECS: tuple[Spec, ...] = (
+    Spec("Pop", "pop"),
+    Spec("GRU4Rec", "gru4rec", {"embedding_dim": 64, "hidden": 64, "dropout": 0.25},
+         {"epochs": 40, "lr": 1e-3, "batch_size": 256, "patience": 3, "eval_every": 2}, "GRU4Rec"),
+    Spec("SASRec (BCE, 1 negative)", "sasrec", {"loss": "bce", "embedding_dim": 64, "layers": 2, "heads": 1,
+         "dropout": 0.5}, {"epochs": 200, "lr": 1e-3, "batch_size": 128, "patience": 4, "eval_every": 10},
+         "SASRec"),
+    Spec("SASRec (full-softmax CE)", "sasrec", {"loss": "ce", "embedding_dim": 64, "layers": 2, "heads": 1,
+         "dropout": 0.5}, {"epochs": 60, "lr": 1e-3, "batch_size": 256, "patience": 3, "eval_every": 3}),
+    Spec("BERT4Rec", "bert4rec", {"embedding_dim": 64, "layers": 2, "heads": 2, "dropout": 0.2,
+         "mask_prob": 0.2}, {"epochs": 200, "lr": 1e-3, "batch_size": 256, "patience": 4, "eval_every": 10},
+         "BERT4Rec"),
+)
+
+
+def run_one(spec: Spec, seed: int, data: str, device: str, max_seconds: float | None) -> dict[str, Any]:
+    from agenticrs.recsys.data import load_dataset
+    from agenticrs.recsys.training import TrainConfig, run_experiment
+
+    dataset = load_dataset(data)
+    train = {"ks": (5, 10, 20), "valid_max_users": 5000, "seed": seed, "device": device, "progress": True,
+             **spec.train}
+    if max_seconds is not None:
+        train["max_seconds"] = max_seconds
+    res = run_experiment(dataset, spec.model, spec.model_config, TrainConfig(**train))
+    speeds = [h["time/sequences_per_second"] for h in res.train["history"] if "time/sequences_per_second" in h]
+    out = res.to_dict()
+    out["train"].pop("history")
+    out.update(label=spec.label, seed=seed, sequences_per_second=statistics.median(speeds) if speeds else None)
+    return out
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ["recall@5", "ndcg@5", "recall@10", "ndcg@10"]
+    out: dict[str, Any] = {"seeds": sorted(r["seed"] for r in runs)}
+    for k in keys:
+        vals = [r["test"][k] for r in runs]
+        out[k] = {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
+    for k in ("train_seconds", "inference_ms_per_user", "peak_memory_mb", "params", "epochs"):
+        out[k] = statistics.fmean(r["cost"][k] for r in runs)
+    sps = [r["sequences_per_second"] for r in runs if r.get("sequences_per_second")]
+    out["sequences_per_second"] = statistics.fmean(sps) if sps else None
+    return out
+
+
+def markdown(summary: dict[str, dict[str, Any]], header: dict[str, Any]) -> str:
+    m = header["machine"]
+    lines = [
+        "# Amazon Beauty: baseline recommenders",
+        "",
+        f"Command: `{header['command']}`  ",
+        f"Date: {header['date']}  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, GPU: {m['gpu'] or 'none'}, "
+        f"torch {m['torch']} ({m['torch_threads']} threads)  ",
+        "Protocol: leave-one-out, full ranking over all items, history items excluded, ties counted against the "
+        "target; test metrics, mean ± std over seeds.",
+        "",
+        "| model | seeds | R@5 | N@5 | R@10 | N@10 | published R@10 / N@10 | train s | seq/s | ms/user | params |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, s in summary.items():
+        pub = PUBLISHED.get(s.get("published") or "")
+        cells = [f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ("recall@5", "ndcg@5", "recall@10", "ndcg@10")]
+        sps = f"{s['sequences_per_second']:.0f}" if s.get("sequences_per_second") else "-"
+        lines.append(
+            f"| {label} | {len(s['seeds'])} | " + " | ".join(cells)
+            + f" | {f'{pub[2]:.4f} / {pub[3]:.4f}' if pub else '-'} | {s['train_seconds']:.0f} | {sps} | "
+            f"{s['inference_ms_per_user']:.3f} | {int(s['params'])} |"
+        )
+    lines += ["", "Published rows: TIGER (NeurIPS 2023) Table 1; its SASRec row is the BCE one-negative version.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="beauty")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--models", default=",".join(s.label for s in SPECS),
+                   help="comma-separated row labels (default: all rows)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-seconds", type=float, default=None, help="training budget per run")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", default=str(RESULTS_DIR), help="results folder")
+    p.add_argument("--name", default="beauty", help="results file stem")
+    p.add_argument("--force", action="store_true", help="rerun runs that already have results")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    wanted = [s.strip() for s in args.models.split(",")]
+    specs = [s for s in SPECS if s.label in wanted]
+    if len(specs) != len(wanted):
+        raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {s.label for s in SPECS})}; "
+                         f"rows: {[s.label for s in SPECS]}")
+    out = Path(args.out)
+    runs_dir = out / f"{args.name}_runs"
+    header = run_header("python -m agenticrs.benchmarks.recsys_beauty " + " ".join(argv or []))
+    summary: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        runs = []
+        for seed in seeds:
+            path = runs_dir / f"{spec.model}-{spec.model_config.get('loss', '')}-seed{seed}.json".replace("--", "-")
+            if path.exists() and not args.force:
+                runs.append(json.loads(path.read_text()))
+                continue
+            print(f"== {spec.label} seed {seed}", flush=True)
+            r = run_one(spec, seed, args.data, args.device, args.max_seconds)
+            r["date"] = header["date"]
+            r["machine"] = header["machine"]
+            write_json_atomic(path, r)
+            print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
+                  f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
+            runs.append(r)
+        summary[spec.label] = summarise(runs) | {"published": spec.published, "model": spec.model,
+                                                 "model_config": spec.model_config, "train": spec.train}
+    write_json_atomic(out / f"{args.name}.json", {**header, "data": args.data, "rows": summary})
+    write_text_atomic(out / f"{args.name}.md", markdown(summary, header))
+    print(markdown(summary, header))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
