@@ -1,0 +1,252 @@
+"""Registration of agenticrs envs with Gymnasium and RLlib, and the plugin entry points.
+
+``import agenticrs`` calls :func:`register_builtin_envs` and :func:`load_plugins`, so
+``gymnasium.make("agenticrs/AutoTrain-v0", backend="table")`` works right away. Entry points
+are lazy ``"module:Class"`` strings: nothing heavy is imported until an env is made.
+
+RLlib: importing ``ray.tune`` costs seconds, so it is never imported here. Every env is
+registered with ``ray.tune.registry.register_env`` as soon as that module is imported (by
+the user, RLlib or Tune) — immediately if it already is, otherwise by a one-shot import
+hook. The creator :func:`make_from_config` lives in this module, so unpickling it on a
+remote env runner imports ``agenticrs``, which registers the Gymnasium ids there too.
+
+Users register their own envs the same way::
+
+    register_env("mylab/MyEnv-v0", "mylab.envs:MyEnv", backends=("table",))
+
+and plugins through the ``agenticrs.plugins`` entry-point group: each entry point is loaded
+at ``import agenticrs``; a callable is called with no arguments (register there).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import gymnasium as gym
+
+PLUGIN_GROUP = "agenticrs.plugins"
+NAMESPACE = "agenticrs"
+
+
+@dataclass(frozen=True)
+class EnvRecord:
+    """What :func:`list_envs` knows about a registered env."""
+
+    id: str
+    entry_point: str | Callable[..., gym.Env]
+    backends: tuple[str, ...] = ()
+    describe_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Keyword arguments that build the env cheaply (no data, no table) to read its spaces."""
+
+
+_ENVS: dict[str, EnvRecord] = {}
+
+
+def register_env(
+    id: str,
+    entry_point: str | Callable[..., gym.Env],
+    *,
+    backends: Sequence[str] = (),
+    describe_kwargs: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> None:
+    """Register an env with Gymnasium (and with RLlib once ``ray.tune`` is imported).
+
+    Args:
+        id: ``namespace/Name-vN``; never change what an existing id means, add ``-v(N+1)``.
+        entry_point: ``"module:Class"`` (imported on first ``make``) or a callable.
+        backends: backend kinds the env accepts (for ``agenticrs envs``).
+        describe_kwargs: kwargs that build the env without data, to list its spaces.
+        overwrite: replace an existing registration of ``id``.
+        **kwargs: default constructor kwargs stored in the Gymnasium spec.
+    """
+    if not overwrite and id in _ENVS:
+        raise ValueError(f"env {id!r} is already registered; pass overwrite=True or register -v(N+1)")
+    if not overwrite and id in gym.registry:
+        raise ValueError(f"env id {id!r} is already registered with Gymnasium by another package")
+    gym.register(id=id, entry_point=entry_point, kwargs=dict(kwargs))
+    _ENVS[id] = EnvRecord(id, entry_point, tuple(backends), dict(describe_kwargs or {}))
+    if _rllib_ready():
+        _register_rllib(id)
+
+
+def unregister_env(id: str) -> None:
+    """Remove an env registered through :func:`register_env` (Gymnasium and RLlib)."""
+    _ENVS.pop(id, None)
+    gym.registry.pop(id, None)
+    if id in _rllib_registered and _rllib_ready():
+        from ray.tune.registry import ENV_CREATOR, _global_registry
+
+        _global_registry.unregister(ENV_CREATOR, id)
+        _rllib_registered.discard(id)
+
+
+def list_env_ids() -> list[str]:
+    """Ids registered through agenticrs (built-ins, user calls, plugins)."""
+    return sorted(_ENVS)
+
+
+def list_envs() -> list[dict[str, Any]]:
+    """``[{id, entry_point, action_space, observation_space, backends}]`` for every registered env.
+
+    Spaces are read from an instance built with the env's ``describe_kwargs``; an env that
+    cannot be built here is listed with ``error`` instead of its spaces.
+    """
+    rows = []
+    for rec in sorted(_ENVS.values(), key=lambda r: r.id):
+        row: dict[str, Any] = {"id": rec.id, "entry_point": _name(rec.entry_point), "backends": list(rec.backends)}
+        try:
+            env = gym.make(rec.id, disable_env_checker=True, **rec.describe_kwargs)
+            try:
+                row["action_space"] = repr(env.action_space)
+                row["observation_space"] = repr(env.observation_space)
+            finally:
+                env.close()
+        except Exception as e:  # noqa: BLE001 - one broken plugin must not hide the others
+            row["error"] = f"{type(e).__name__}: {e}"
+        rows.append(row)
+    return rows
+
+
+def _name(entry_point: str | Callable[..., Any]) -> str:
+    if isinstance(entry_point, str):
+        return entry_point
+    return f"{entry_point.__module__}:{getattr(entry_point, '__qualname__', repr(entry_point))}"
+
+
+# ---------------------------------------------------------------------- built-ins
+class _NullBackend:
+    """Evaluates nothing; lets ``list_envs`` build an env (to read its spaces) without a table."""
+
+    kind = "null"
+
+    def evaluate(self, task: Any, config: Any, fidelity: float, seed: int) -> Any:
+        raise RuntimeError("the null backend only exists to describe an env's spaces")
+
+
+def register_builtin_envs() -> None:
+    """Register every env shipped with agenticrs (idempotent)."""
+    builtins = [
+        ("agenticrs/AutoTrain-v0", "agenticrs.envs.autotrain:AutoTrainEnv", ("table", "surrogate", "live")),
+    ]
+    for id, entry_point, backends in builtins:
+        if id in _ENVS:
+            continue
+        register_env(id, entry_point, backends=backends, describe_kwargs={"backend": _NullBackend()},
+                     overwrite=True)
+
+
+# ---------------------------------------------------------------------- plugins
+_plugins_loaded: list[str] = []
+
+
+def load_plugins(group: str = PLUGIN_GROUP) -> list[str]:
+    """Load every ``agenticrs.plugins`` entry point once; returns the names loaded.
+
+    A failing plugin is reported with a warning and skipped, so one broken package cannot
+    break ``import agenticrs``.
+    """
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group=group):
+        if ep.name in _plugins_loaded:
+            continue
+        try:
+            obj = ep.load()
+            if callable(obj) and not isinstance(obj, type):
+                obj()
+        except Exception as e:  # noqa: BLE001
+            warnings.warn(f"agenticrs plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}",
+                          stacklevel=2)
+            continue
+        _plugins_loaded.append(ep.name)
+        loaded.append(ep.name)
+    return loaded
+
+
+# ---------------------------------------------------------------------- RLlib
+def make_from_config(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.Env:
+    """RLlib creator: ``gym.make(env_id, **env_config)`` (an ``EnvContext`` is a dict)."""
+    import agenticrs  # noqa: F401  (on a fresh Ray worker this registers the Gymnasium ids)
+
+    return gym.make(env_id, **dict(env_config or {}))
+
+
+_RLLIB_MODULE = "ray.tune.registry"
+_rllib_registered: set[str] = set()
+
+
+def _rllib_ready() -> bool:
+    return _RLLIB_MODULE in sys.modules and hasattr(sys.modules[_RLLIB_MODULE], "register_env")
+
+
+def _register_rllib(env_id: str) -> None:
+    try:
+        sys.modules[_RLLIB_MODULE].register_env(env_id, functools.partial(make_from_config, env_id))
+        _rllib_registered.add(env_id)
+    except Exception as e:  # noqa: BLE001 - RLlib trouble must not break Gymnasium use
+        warnings.warn(f"could not register {env_id!r} with RLlib: {type(e).__name__}: {e}", stacklevel=2)
+
+
+def register_rllib() -> list[str]:
+    """Register every agenticrs env with RLlib now (imports ``ray.tune``); returns the ids."""
+    importlib.import_module(_RLLIB_MODULE)
+    for env_id in _ENVS:
+        _register_rllib(env_id)
+    return sorted(_rllib_registered)
+
+
+class _TuneImportHook(importlib.abc.MetaPathFinder):
+    """Runs :func:`register_rllib`'s work right after ``ray.tune.registry`` is first imported."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _RLLIB_MODULE:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _AfterExec(spec.loader)
+                return spec
+        return None
+
+
+class _AfterExec(importlib.abc.Loader):
+    def __init__(self, loader: importlib.abc.Loader):
+        self.loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self.loader.exec_module(module)  # type: ignore[attr-defined]
+        _remove_hook()
+        for env_id in _ENVS:
+            # register_env is defined by now; the module is in sys.modules during exec.
+            try:
+                module.register_env(env_id, functools.partial(make_from_config, env_id))
+                _rllib_registered.add(env_id)
+            except Exception as e:  # noqa: BLE001
+                warnings.warn(f"could not register {env_id!r} with RLlib: {type(e).__name__}: {e}", stacklevel=2)
+
+
+def _remove_hook() -> None:
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TuneImportHook)]
+
+
+def install_rllib_hook() -> None:
+    """Register with RLlib now if ``ray.tune`` is loaded, else when it gets imported."""
+    if _rllib_ready():
+        for env_id in _ENVS:
+            _register_rllib(env_id)
+    elif not any(isinstance(f, _TuneImportHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TuneImportHook())

@@ -1,0 +1,278 @@
+"""The AutoTrain action space: one ``MultiDiscrete`` action = one recommender configuration.
+
+Every dimension is a list of choices. A dimension that does not apply to the chosen model
+family (``heads`` for GRU4Rec, anything for Pop...) is *ignored and canonicalised*:
+:meth:`AutoTrainSpace.decode` treats it as index 0, so every action maps to one of a few
+hundred canonical ``(TrialConfig, fidelity)`` pairs and equal configurations get equal keys
+(the table backend covers exactly :meth:`AutoTrainSpace.enumerate`).
+
+Decoding is a table lookup (the whole grid is precomputed at construction), because
+``env.step`` must stay within a few microseconds for the table backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from gymnasium import spaces
+
+from agenticrs.envs.core import TrialConfig
+
+FAMILIES: tuple[str, ...] = ("pop", "itemknn", "bprmf", "gru4rec", "sasrec", "bert4rec")
+"""Default model families (registered names in :mod:`agenticrs.recsys.models`)."""
+
+CLOSED_FORM: frozenset[str] = frozenset({"pop", "itemknn"})
+"""Families without a training loop: the fidelity (epochs) does not apply to them."""
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One hyperparameter dimension of the action.
+
+    Attributes:
+        name: the model ``Config`` or ``TrainConfig`` field it sets (``embedding_dim``, ``lr``...).
+        choices: the values, index 0 is the canonical value used when the dimension does not apply.
+        families: the families it applies to.
+    """
+
+    name: str
+    choices: tuple[Any, ...]
+    families: frozenset[str]
+
+
+DEFAULT_DIMS: tuple[Dim, ...] = (
+    Dim("embedding_dim", (32, 64), frozenset({"bprmf", "gru4rec", "sasrec", "bert4rec"})),
+    Dim("layers", (1, 2), frozenset({"gru4rec", "sasrec", "bert4rec"})),
+    Dim("heads", (1, 2), frozenset({"sasrec", "bert4rec"})),
+    Dim("dropout", (0.2, 0.5), frozenset({"gru4rec", "sasrec", "bert4rec"})),
+    Dim("lr", (1e-3, 3e-3), frozenset({"bprmf", "gru4rec", "sasrec", "bert4rec"})),
+    Dim("max_len", (20, 50), frozenset({"itemknn", "gru4rec", "sasrec", "bert4rec"})),
+    Dim("loss", ("bce", "ce"), frozenset({"sasrec"})),
+)
+"""Default dimensions: 231 canonical configurations, 459 with fidelities (see ``enumerate``)."""
+
+FIDELITIES: tuple[float, ...] = (1.0, 0.25)
+"""Training fidelity = fraction of the backend's full epoch budget; index 0 (full) is canonical."""
+
+DERIVED: Mapping[str, Mapping[str, str]] = {"gru4rec": {"hidden": "embedding_dim"}}
+"""Parameters copied from another one, so one "size" choice sizes the whole model."""
+
+
+class AutoTrainSpace(spaces.MultiDiscrete):
+    """``MultiDiscrete([n_families, *len(dim.choices), n_fidelities])`` with a decoder.
+
+    Dimension order: ``family``, then ``dims`` in order, then ``fidelity``.
+
+    Args:
+        families: model family names (index order of the first dimension).
+        dims: hyperparameter dimensions (default :data:`DEFAULT_DIMS`).
+        fidelities: fractions of the full training budget (index 0 is canonical).
+        closed_form: families for which the fidelity does not apply.
+        seed: seed of ``sample()``.
+    """
+
+    def __init__(
+        self,
+        families: Sequence[str] = FAMILIES,
+        dims: Sequence[Dim] = DEFAULT_DIMS,
+        fidelities: Sequence[float] = FIDELITIES,
+        closed_form: Iterable[str] = CLOSED_FORM,
+        seed: int | np.random.Generator | None = None,
+    ):
+        self.families = tuple(families)
+        self.dims = tuple(dims)
+        self.fidelities = tuple(float(f) for f in fidelities)
+        self.closed_form = frozenset(closed_form)
+        self._check()
+        self.names: tuple[str, ...] = ("family", *(d.name for d in self.dims), "fidelity")
+        nvec = [len(self.families), *(len(d.choices) for d in self.dims), len(self.fidelities)]
+        super().__init__(np.asarray(nvec, dtype=np.int64), dtype=np.int64, seed=seed)
+        self._nvec_list: list[int] = nvec
+        self._offsets = np.concatenate([[0], np.cumsum(nvec)]).astype(np.int64)
+        self._build_tables()
+
+    # ------------------------------------------------------------------ construction
+    def _check(self) -> None:
+        if not self.families:
+            raise ValueError("AutoTrainSpace: families must not be empty")
+        if len(set(self.families)) != len(self.families):
+            raise ValueError(f"AutoTrainSpace: duplicate families in {self.families}")
+        if not self.fidelities or any(not 0.0 < f <= 1.0 for f in self.fidelities):
+            raise ValueError(f"AutoTrainSpace: fidelities must lie in (0, 1], got {self.fidelities}")
+        names = [d.name for d in self.dims]
+        if len(set(names)) != len(names) or {"family", "fidelity"} & set(names):
+            raise ValueError(f"AutoTrainSpace: dimension names must be unique and not family/fidelity: {names}")
+        for d in self.dims:
+            if not d.choices:
+                raise ValueError(f"AutoTrainSpace: dimension {d.name!r} has no choices")
+
+    def _applies(self, family: str) -> list[bool]:
+        """Per action dimension: does it matter for ``family``? (family itself always does.)"""
+        return [True, *(family in d.families for d in self.dims), family not in self.closed_form]
+
+    def _build_tables(self) -> None:
+        pairs: list[tuple[TrialConfig, float]] = []
+        index: dict[tuple[TrialConfig, float], int] = {}
+        canonical_actions: list[np.ndarray] = []
+        lut = np.empty(int(np.prod(self._nvec_list)), dtype=np.int64)
+        self._applies_by_family = [self._applies(f) for f in self.families]
+        for flat, action in enumerate(itertools.product(*(range(n) for n in self._nvec_list))):
+            canon = self._canonical(action)
+            config, fidelity = self._materialise(canon)
+            key = (config, fidelity)
+            pid = index.get(key)
+            if pid is None:
+                pid = index[key] = len(pairs)
+                pairs.append(key)
+                canonical_actions.append(np.asarray(canon, dtype=np.int64))
+            lut[flat] = pid
+        self._pairs = pairs
+        self._pair_index = index
+        # Raw action tuple -> pair id: one hash lookup per step (validation included: a miss is invalid).
+        self._action_index: dict[tuple[int, ...], int] = dict(
+            zip(itertools.product(*(range(n) for n in self._nvec_list)), lut.tolist())
+        )
+        self._canonical_actions = canonical_actions
+
+    def _canonical(self, action: Sequence[int]) -> tuple[int, ...]:
+        applies = self._applies_by_family[action[0]]
+        return tuple(int(a) if ok else 0 for a, ok in zip(action, applies))
+
+    def _materialise(self, canon: Sequence[int]) -> tuple[TrialConfig, float]:
+        family = self.families[canon[0]]
+        params = {d.name: d.choices[i] for d, i, ok in zip(self.dims, canon[1:-1], self._applies(family)[1:-1]) if ok}
+        for target, source in DERIVED.get(family, {}).items():
+            if source in params:
+                params[target] = params[source]
+        return TrialConfig.make(family, **params), self.fidelities[canon[-1]]
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def n_pairs(self) -> int:
+        """Number of canonical ``(config, fidelity)`` pairs (``len()`` keeps MultiDiscrete's meaning)."""
+        return len(self._pairs)
+
+    def validate(self, action: Any) -> list[int]:
+        """Check an action and return it as a list of Python ints.
+
+        Raises:
+            ValueError: wrong shape, non-integer dtype (floats, NaN, bool) or an index out of range,
+                naming the dimension.
+        """
+        arr = np.asarray(action)
+        if arr.shape != self.shape:
+            raise ValueError(f"action must have shape {self.shape} ({', '.join(self.names)}), got {arr.shape}")
+        if arr.dtype.kind not in "iu":
+            raise ValueError(
+                f"action must be an integer array, got dtype {arr.dtype}"
+                + (" containing NaN" if arr.dtype.kind == "f" and np.isnan(arr).any() else "")
+            )
+        values = arr.tolist()
+        for i, (v, n) in enumerate(zip(values, self._nvec_list)):
+            if not 0 <= v < n:
+                raise ValueError(f"action[{i}] ({self.names[i]}) = {v} is out of range [0, {n})")
+        return values
+
+    def pair_id(self, action: Any) -> int:
+        """Index into :meth:`enumerate` of the canonical pair ``action`` stands for (validated)."""
+        arr = np.asarray(action)
+        if arr.shape == self.shape and arr.dtype.kind in "iu":
+            # Hot path: one dict lookup; a miss (out of range) falls through to the full check.
+            pid = self._action_index.get(tuple(arr.tolist()))
+            if pid is not None:
+                return pid
+        values = self.validate(arr)
+        raise AssertionError(f"validated action {values} missing from the lookup table")  # pragma: no cover
+
+    def decode(self, action: Any) -> tuple[TrialConfig, float]:
+        """``action -> (TrialConfig, fidelity)``; non-applicable choices are ignored."""
+        return self._pairs[self.pair_id(action)]
+
+    def encode(self, config: TrialConfig, fidelity: float = 1.0) -> np.ndarray:
+        """The canonical action of ``(config, fidelity)`` (inapplicable dimensions at index 0).
+
+        Raises:
+            ValueError: the configuration is not in this space (unknown family, value or field).
+        """
+        if config.model in self.families and config.model in self.closed_form:
+            fidelity = self.fidelities[0]  # fidelity is ignored for closed-form models
+        pid = self._pair_index.get((config, float(fidelity)))
+        if pid is None:
+            raise ValueError(
+                f"({config.to_dict()}, fidelity={fidelity}) is not a canonical configuration of this space; "
+                f"families {self.families}, fidelities {self.fidelities}, "
+                f"dims { {d.name: d.choices for d in self.dims} }"
+            )
+        return self._canonical_actions[pid].copy()
+
+    def enumerate(self) -> list[tuple[TrialConfig, float]]:
+        """Every canonical ``(TrialConfig, fidelity)`` pair, in a fixed order (the table covers them all)."""
+        return list(self._pairs)
+
+    def configs(self) -> list[TrialConfig]:
+        """Every canonical configuration (fidelity aside), in first-seen order."""
+        return list(dict.fromkeys(c for c, _ in self._pairs))
+
+    def mask(self, family: str | int | None = None) -> np.ndarray:
+        """Flat ``[sum(nvec)]`` bool action mask (sb3-contrib ``MaskablePPO`` layout).
+
+        With ``family``: the *conditional* mask for that family (the family's own index, and
+        only index 0 of every dimension that does not apply to it) — for autoregressive
+        policies and search baselines that pick the family first. Without: the union over all
+        families (a dimension no family uses keeps only index 0). A ``MultiDiscrete`` policy
+        samples its dimensions independently, so the env exposes the union and canonicalises.
+        """
+        out = np.zeros(int(self._offsets[-1]), dtype=bool)
+        fams = range(len(self.families)) if family is None else [self._family_index(family)]
+        for f in fams:
+            applies = self._applies_by_family[f]
+            for i, (ok, n) in enumerate(zip(applies, self._nvec_list)):
+                lo = int(self._offsets[i])
+                if i == 0:
+                    out[lo + f] = True
+                elif ok:
+                    out[lo : lo + n] = True
+                else:
+                    out[lo] = True
+        return out
+
+    def sample_canonical(self, rng: np.random.Generator) -> np.ndarray:
+        """A canonical action drawn uniformly over the canonical pairs (not over raw actions)."""
+        return self._canonical_actions[int(rng.integers(len(self._pairs)))].copy()
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able summary: dimensions, choices and sizes (for ``agenticrs envs`` and docs)."""
+        return {
+            "family": list(self.families),
+            **{d.name: {"choices": list(d.choices), "families": sorted(d.families)} for d in self.dims},
+            "fidelity": list(self.fidelities),
+            "canonical_configs": len(self.configs()),
+            "canonical_pairs": len(self._pairs),
+        }
+
+    def _family_index(self, family: str | int) -> int:
+        if isinstance(family, (int, np.integer)):
+            if not 0 <= int(family) < len(self.families):
+                raise ValueError(f"family index {family} out of range [0, {len(self.families)})")
+            return int(family)
+        try:
+            return self.families.index(family)
+        except ValueError:
+            raise ValueError(f"unknown family {family!r}; this space has {self.families}") from None
+
+    def __repr__(self) -> str:
+        return f"AutoTrainSpace({self._nvec_list}, families={self.families}, canonical_pairs={len(self._pairs)})"
+
+    # The canonical tables are derived from the constructor arguments: pickle only those.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "families": self.families, "dims": self.dims, "fidelities": self.fidelities,
+            "closed_form": self.closed_form, "np_random": self._np_random,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["families"], state["dims"], state["fidelities"], state["closed_form"])  # type: ignore[misc]
+        self._np_random = state["np_random"]
