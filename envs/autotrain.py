@@ -100,8 +100,10 @@ class AutoTrainEnv(gym.Env):
     * ``failure``: -1 for a failed or timed-out trial;
     * ``outer``: on the last step, the incumbent's *test* metric / scale.
 
-    The scale is the task's best known metric (``backend.best_known(task, metric)`` when the
-    backend knows it, e.g. from its table), else ``metric_scale``. Add terms with
+    The scale is the task's best known validation metric (:func:`task_scale`:
+    ``backend.best_known(task, metric)``, else the best mean-over-seeds entry of the
+    backend's table or of the suite's shipped table, so live episodes are scaled like table
+    ones), else ``metric_scale``. Add terms with
     :func:`~agenticrs.envs.rewards.register_reward_term`.
 
     ## Starting State
@@ -128,7 +130,9 @@ class AutoTrainEnv(gym.Env):
     * ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Backend
-    ``backend.evaluate(task, config, fidelity, seed)``; the trial seed is drawn from
+    ``backend.evaluate(task, config, fidelity, seed)``. Optional backend methods the env uses
+    when present: ``task_stats(task) -> dict`` (meta-features without loading data) and
+    ``best_known(task, metric) -> float | None`` (the scale). The trial seed is drawn from
     ``np_random`` at reset, so the same reset seed with a table or surrogate backend gives an
     identical episode. A backend exception becomes a ``failed`` trial (with the reason), never
     a crashed episode.
@@ -189,6 +193,7 @@ class AutoTrainEnv(gym.Env):
         self.metric_scale = float(metric_scale)
         self.cost_scale = float(cost_scale)
         self.obs_mode = obs_mode
+        self._flat = obs_mode == "flat"
         self.render_mode = render_mode
         self.reward_weights = dict(DEFAULT_WEIGHTS if reward_weights is None else reward_weights)
         self._terms = make_reward_terms(self.reward_weights)
@@ -205,7 +210,6 @@ class AutoTrainEnv(gym.Env):
         self._pair_action = [(a / np.maximum(nvec - 1, 1)).astype(np.float32) for a in sp._canonical_actions]
         self._pair_family = [int(a[0]) for a in sp._canonical_actions]
         n_dims, n_fam = len(sp.nvec), len(sp.families)
-        self._i_last_action = 17
         self._i_family = 17 + n_dims
         self._n_obs = self._i_family + 2 * n_fam
         box = spaces.Box(0.0, OBS_HIGH, (self._n_obs,), np.float32)
@@ -297,32 +301,41 @@ class AutoTrainEnv(gym.Env):
             terms[term.name] = v
             reward += weight * v
 
-        # ---- observation, updated in place
+        # ---- observation, updated in place (scalar writes: the cheapest way into a float32 array)
         obs = self._obs
         inv_scale = 1.0 / st.scale
         frac = st.trials / st.max_trials
         obs[7] = frac
         obs[8] = 1.0 - frac
         if st.max_seconds is not None:
-            sfrac = min(st.seconds / st.max_seconds, 1.0)
+            sfrac = st.seconds / st.max_seconds
+            sfrac = sfrac if sfrac < 1.0 else 1.0
             obs[9] = sfrac
             obs[10] = 1.0 - sfrac
         if st.incumbent is not None:
             obs[11] = 1.0
-            obs[12] = min(st.best * inv_scale, OBS_HIGH)
-        obs[13] = 1.0 if ok else 0.0
-        obs[14] = 0.0 if ok else 1.0
-        obs[15] = min(value * inv_scale, OBS_HIGH) if valid else 0.0
-        obs[16] = min(math.log1p(max(seconds, 0.0)) / 10.0, OBS_HIGH)
-        i = self._i_last_action
-        obs[i : i + len(self._pair_action[pid])] = self._pair_action[pid]
+            x = st.best * inv_scale
+            obs[12] = x if x < OBS_HIGH else OBS_HIGH
+        if ok:
+            obs[13] = 1.0
+            obs[14] = 0.0
+        else:
+            obs[13] = 0.0
+            obs[14] = 1.0
+        x = value * inv_scale if valid else 0.0
+        obs[15] = x if x < OBS_HIGH else OBS_HIGH
+        obs[16] = math.log1p(seconds) * 0.1 if seconds > 0.0 else 0.0  # < OBS_HIGH below 2e43 s
+        obs[17 : self._i_family] = self._pair_action[pid]
         j = self._i_family + 2 * fam
-        obs[j] = min(self._family_best[fam] * inv_scale, OBS_HIGH)
+        x = self._family_best[fam] * inv_scale
+        obs[j] = x if x < OBS_HIGH else OBS_HIGH
         obs[j + 1] = self._family_count[fam] / st.max_trials
 
         info = {"reward_terms": terms, "result": result, "task": task.name}
         if self.store is not None:
             self._record(action, result, terms, reward)
+        if self._flat:
+            return obs.copy(), reward, st.terminal, False, info
         return self._observation(), reward, st.terminal, False, info
 
     # ------------------------------------------------------------------ helpers
@@ -369,13 +382,8 @@ class AutoTrainEnv(gym.Env):
         hit = self._task_cache.get(task.name)
         if hit is None:
             meta = meta_features(task_stats(task, self.backend))
-            scale = self.metric_scale
-            best_known = getattr(self.backend, "best_known", None)
-            if best_known is not None:
-                known = best_known(task, task.metric)
-                if known is not None and known > 0:
-                    scale = float(known)
-            hit = self._task_cache[task.name] = (meta, scale)
+            known = task_scale(task, self.backend, self.suite)
+            hit = self._task_cache[task.name] = (meta, known if known else self.metric_scale)
         return hit
 
     def _record(self, action: Any, result: TrialResult, terms: dict[str, float], reward: float) -> None:
@@ -392,6 +400,47 @@ class AutoTrainEnv(gym.Env):
             )
         except Exception as e:  # noqa: BLE001 - a full disk must not kill a training run
             warnings.warn(f"AutoTrainEnv: could not record the trial in {self.store!r}: {e}", stacklevel=2)
+
+
+def best_known_in_table(table: Any, task: str, metric: str) -> float | None:
+    """Best mean-over-seeds ``metric`` of any (config, fidelity) entry of ``task`` in a table."""
+    sums: dict[tuple[str, float], list[float]] = {}
+    for r in table.results():
+        if r.task == task and r.status == "ok" and metric in r.valid:
+            acc = sums.setdefault((r.config.key(), r.fidelity), [0.0, 0.0])
+            acc[0] += r.valid[metric]
+            acc[1] += 1
+    best = max((s / n for s, n in sums.values()), default=None)
+    return best if best is not None and best > 0 else None
+
+
+_TABLE_SCALES: dict[tuple[str, str, str], float | None] = {}
+
+
+def task_scale(task: Task, backend: Any, suite: TaskSuite) -> float | None:
+    """The task's best known validation metric, used to normalise metrics and rewards.
+
+    Order: ``backend.best_known(task, metric)``; the backend's own table (``backend.table``,
+    table and surrogate backends); the shipped AutoTrain table of the suite, so that live
+    episodes are scaled like the table episodes a policy was trained on. ``None`` if unknown.
+    """
+    fn = getattr(backend, "best_known", None)
+    if fn is not None:
+        known = fn(task, task.metric)
+        if known:
+            return float(known)
+    table = getattr(backend, "table", None)
+    if callable(getattr(table, "results", None)):
+        return best_known_in_table(table, task.name, task.metric)
+    from agenticrs.envs.backends.table import load_table, table_path
+
+    path = table_path("autotrain", suite.name)
+    if not path.exists():
+        return None
+    key = (str(path), task.name, task.metric)
+    if key not in _TABLE_SCALES:  # one scan of the shipped table per process and task
+        _TABLE_SCALES[key] = best_known_in_table(load_table(path), task.name, task.metric)
+    return _TABLE_SCALES[key]
 
 
 def _resolve_backend(backend: str | Backend, suite: TaskSuite, kwargs: Mapping[str, Any] | None) -> Backend:

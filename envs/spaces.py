@@ -179,7 +179,7 @@ class AutoTrainSpace(spaces.MultiDiscrete):
     def pair_id(self, action: Any) -> int:
         """Index into :meth:`enumerate` of the canonical pair ``action`` stands for (validated)."""
         arr = np.asarray(action)
-        if arr.shape == self.shape and arr.dtype.kind in "iu":
+        if arr.shape == self._shape and arr.dtype.kind in "iu":
             # Hot path: one dict lookup; a miss (out of range) falls through to the full check.
             pid = self._action_index.get(tuple(arr.tolist()))
             if pid is not None:

@@ -445,3 +445,32 @@ def test_shipped_suite_stats_match_the_data():
     shipped = json.loads(STATS_FILE.read_text())
     for task in get_suite("synthetic").tasks:
         assert shipped[task.data] == pytest.approx(load_dataset(task.data).stats()), task.name
+
+
+def test_table_backend_episode_and_scale():
+    """Against a real TableBackend (in-memory table of fake results): lookups, scale, missing entries."""
+    from agenticrs.envs.autotrain import best_known_in_table
+    from agenticrs.envs.backends import TableBackend
+    from agenticrs.envs.backends.table import Table
+
+    fake, task = FakeBackend(), get_suite("synthetic").task("syn-long")
+    pairs = AutoTrainSpace().enumerate()
+    table = Table([fake.evaluate(task, c, f, s) for c, f in pairs for s in range(3)])
+    scale = best_known_in_table(table, "syn-long", "ndcg@10")
+    means = {}
+    for r in table.results():
+        if r.ok:
+            means.setdefault((r.config, r.fidelity), []).append(r.valid["ndcg@10"])
+    assert scale == pytest.approx(max(np.mean(v) for v in means.values()))
+
+    env = AutoTrainEnv(backend=TableBackend(table), tasks=["syn-long"])
+    steps = run_episode(env, seed=2)
+    results = [info["result"] for _, _, info in steps]
+    assert all(r.source == "table" for r in results)
+    assert all(r in table.entries[(r.task, r.config.key(), r.fidelity)] for r in results)
+    best = max(r.valid["ndcg@10"] for r in results if r.ok)
+    assert sum(info["reward_terms"]["inner"] for _, _, info in steps) == pytest.approx(best / scale)
+    # a task the table lacks: every trial is a failed trial naming the missing entry
+    env.reset(seed=0, options={"task": "syn-mixed"})
+    info = env.step(SASREC_BCE)[4]
+    assert info["result"].status == "failed" and "no entry" in info["result"].reason
