@@ -17,7 +17,7 @@ from torch import nn
 
 from agenticrs.recsys.data.dataset import PAD, Dataset, Split
 from agenticrs.recsys.models.base import ModelConfig, Recommender, register_model
-from agenticrs.recsys.models.transformer import TransformerEncoder, right_aligned_positions, trim_left_padding
+from agenticrs.recsys.models.transformer import TransformerEncoder, encode_by_length, right_aligned_positions
 
 
 @dataclass
@@ -154,7 +154,7 @@ class BERT4Rec(Recommender):
 
     def loss(self, batch: ClozeBatch) -> torch.Tensor:
         where = batch.labels != PAD
-        hidden = self.encode(batch.inputs)[where]  # [N, D]: masked positions only
+        hidden = encode_by_length(self.encode, batch.inputs)[where]  # [N, D]: masked positions only
         logits = self.item_logits(hidden)[:, 1:]  # [N, n_items]; padding is not a class
         return F.cross_entropy(logits, batch.labels[where] - 1)
 
@@ -166,5 +166,4 @@ class BERT4Rec(Recommender):
         """
         keep = histories[:, max(histories.shape[1] - (self.config.max_len - 1), 0):]
         mask = torch.full((len(histories), 1), self.mask_id, dtype=histories.dtype, device=histories.device)
-        seqs = trim_left_padding(torch.cat([keep, mask], dim=1), self.config.max_len)
-        return self.item_logits(self.encode(seqs)[:, -1])
+        return self.item_logits(encode_by_length(self.encode, torch.cat([keep, mask], dim=1))[:, -1])

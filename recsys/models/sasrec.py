@@ -24,7 +24,7 @@ from torch import nn
 
 from agenticrs.recsys.data.dataset import PAD, Dataset, Split
 from agenticrs.recsys.models.base import ModelConfig, Recommender, register_model
-from agenticrs.recsys.models.transformer import TransformerEncoder, right_aligned_positions, trim_left_padding
+from agenticrs.recsys.models.transformer import TransformerEncoder, encode_by_length, right_aligned_positions
 
 
 @dataclass
@@ -177,7 +177,7 @@ class SASRec(Recommender):
 
     def loss(self, batch: SeqBatch) -> torch.Tensor:
         valid = batch.targets != PAD
-        hidden = self.encode(batch.inputs)[valid]  # [N, D]: only real positions
+        hidden = encode_by_length(self.encode, batch.inputs)[valid]  # [N, D]: only real positions
         pos = batch.targets[valid]  # [N]
         if self.config.loss == "ce":
             logits = hidden @ self.item_emb.weight[1:].T  # [N, n_items]; padding is not a class
@@ -191,6 +191,5 @@ class SASRec(Recommender):
     # ------------------------------------------------------------------ inference
     def score(self, users: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
         """``histories [B, L]`` (left-padded, most recent last) -> ``[B, n_items + 1]``."""
-        seqs = trim_left_padding(histories, self.config.max_len)
-        last = self.encode(seqs)[:, -1]  # [B, D]
+        last = encode_by_length(self.encode, histories[:, -self.config.max_len :])[:, -1]  # [B, D]
         return last @ self.item_emb.weight.T

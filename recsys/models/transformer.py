@@ -12,6 +12,8 @@ trimmed to its longest real sequence and scoring does not depend on the padded w
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -135,13 +137,33 @@ class TransformerEncoder(nn.Module):
         return self.final_norm(x)
 
 
-def trim_left_padding(seqs: torch.Tensor, max_len: int) -> torch.Tensor:
-    """Drop leading all-padding columns and anything older than ``max_len``.
+def encode_by_length(
+    encode: Callable[[torch.Tensor], torch.Tensor], seqs: torch.Tensor, chunks: int = 8, min_rows: int = 32
+) -> torch.Tensor:
+    """``encode(seqs)`` computed on length-sorted row chunks, each trimmed to its own width.
 
-    ``[B, L]`` -> ``[B, W]`` with ``W <= min(L, max_len)`` the longest real length
-    (at least 1). Outputs are unchanged thanks to masking and right-aligned positions.
+    Sequence lengths are very skewed in recommendation data (Beauty: mean 9, cap 50), so a
+    random batch padded to its longest row is mostly padding; encoding rows of similar
+    length together cuts the tokens processed ~4x. Thanks to the key-padding mask and
+    right-aligned positions the real positions' outputs equal those of one padded pass
+    (the batch and its loss are unchanged). Outputs at padding positions are meaningless.
+
+    Args:
+        encode: ``[b, w]`` left-padded ids -> ``[b, w, D]``.
+        seqs: ``[B, W]`` left-padded ids.
+        chunks: at most this many chunks (fewer when rows would drop under ``min_rows``).
+
+    Returns:
+        ``[B, W, D]``, rows in the input order.
     """
-    seqs = seqs[:, -max_len:]
-    real_cols = (seqs != 0).any(dim=0).nonzero()
-    start = int(real_cols[0]) if len(real_cols) else seqs.shape[1] - 1
-    return seqs[:, start:]
+    n, width = seqs.shape
+    lengths = (seqs != 0).sum(1)
+    order = torch.argsort(lengths, descending=True)
+    rows_per_chunk = max(min_rows, -(-n // chunks))
+    sorted_lengths = lengths[order].tolist()
+    parts = []
+    for lo in range(0, n, rows_per_chunk):
+        rows = order[lo : lo + rows_per_chunk]
+        w = max(sorted_lengths[lo], 1)
+        parts.append(F.pad(encode(seqs[rows, width - w :]), (0, 0, width - w, 0)))
+    return torch.cat(parts)[torch.argsort(order)]
