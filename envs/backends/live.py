@@ -1,0 +1,484 @@
+"""The live backend: train and evaluate real recommenders, one trial at a time.
+
+A trial is ``(task, config, fidelity, seed)``:
+
+* **Fidelity** is the fraction of the full training budget: the trainer runs
+  ``max(1, round(fidelity * E))`` epochs, where ``E`` is the config's own ``epochs``
+  parameter if it sets one, else the backend's ``full_epochs``. Closed-form models (Pop,
+  ItemKNN) ignore it. Fidelity must lie in ``(0, 1]``.
+* **Config params** are routed by field name to the model ``Config`` or the ``TrainConfig``
+  (``split_overrides``); the trial's seed, device and the task's metric always win.
+* **Isolation**: by default each trial runs in a persistent worker subprocess (forked from a
+  warmed-up ``forkserver``, or ``spawn`` where there is none), so
+  a trial that hangs past ``timeout_s`` is killed (and the worker restarted) instead of
+  blocking the caller; the trainer also gets ``max_seconds = soft_budget * timeout_s`` so most
+  slow trials stop gracefully first. With ``use_ray=True`` each trial is a Ray task
+  (``ray.get(timeout=)``, force-cancelled past the timeout). ``isolate=False`` runs in process
+  (fast, but only the soft budget applies, and trials in one process run one at a time because
+  torch's seeding is process-global).
+* **Failures**: a crash, a ``DivergenceError``, a non-finite metric, an invalid config or a
+  dead worker become ``status="failed"`` with the reason; a killed trial becomes
+  ``status="timeout"``. ``evaluate`` never raises for a bad trial (only for a fidelity
+  outside ``(0, 1]``, a caller bug).
+* **Warm start**: with a :class:`KnowledgeStore`, an identical finished trial (same task name,
+  config key, fidelity, seed, status in ``reuse``) is returned without training, and every
+  new trial is recorded.
+* **Cost** (``TrialResult.cost``): ``seconds`` (wall time of training plus test evaluation,
+  dataset loading excluded), ``train_seconds``, ``params``, ``inference_ms_per_user``,
+  ``peak_memory_mb`` (CUDA peak allocation, or the worker's peak RSS during the trial on
+  Linux) and ``epochs``. Failed trials carry ``seconds`` until the failure.
+
+Datasets are loaded from the task's URI with ``load_dataset`` and cached (with their split)
+per process; ``datasets={uri: Dataset}`` supplies in-memory datasets. Models registered by
+your own code must be importable in the worker: list their modules in ``setup_modules``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import math
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from agenticrs.envs.core import Task, TrialConfig, TrialResult
+from agenticrs.envs.knowledge import KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FULL_EPOCHS = 20
+"""Epochs at fidelity 1.0 for configs without an ``epochs`` param (tiny synthetic tasks converge in this)."""
+
+
+def fidelity_epochs(fidelity: float, full_epochs: int) -> int:
+    """Epochs a trial trains at ``fidelity`` of a ``full_epochs`` budget (at least one)."""
+    if not 0.0 < fidelity <= 1.0:
+        raise ValueError(f"fidelity must lie in (0, 1] (a fraction of the full budget), got {fidelity!r}")
+    return max(1, int(round(fidelity * full_epochs)))
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """Everything a worker needs to run one trial (plain data: it is pickled to subprocesses and Ray)."""
+
+    task: str
+    data: str
+    metric: str
+    config: dict[str, Any]
+    fidelity: float
+    seed: int
+    full_epochs: int = DEFAULT_FULL_EPOCHS
+    device: str = "cpu"
+    max_seconds: float | None = None
+    threads: int = 1
+    setup_modules: tuple[str, ...] = ()
+    train_defaults: dict[str, Any] = field(default_factory=dict)
+    dataset: Any = None
+    """An in-memory ``Dataset`` for ``data``, or ``None`` to load the URI."""
+
+
+# ---------------------------------------------------------------------- in the worker
+_DATA_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _dataset_and_split(req: TrialRequest) -> tuple[Any, Any]:
+    """The task's dataset and leave-one-out split, cached per process."""
+    if req.dataset is not None:
+        key = (req.data, req.dataset.fingerprint())
+    else:
+        key = (req.data, "")
+    hit = _DATA_CACHE.get(key)
+    if hit is None:
+        dataset = req.dataset
+        if dataset is None:
+            try:
+                from agenticrs.recsys.data import load_dataset
+            except ImportError as e:  # the loaders are optional at this layer
+                raise RuntimeError(f"cannot load {req.data!r}: agenticrs.recsys.data has no load_dataset") from e
+            dataset = load_dataset(req.data)
+        hit = _DATA_CACHE[key] = (dataset, dataset.split())
+    return hit
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux >= 4.0), so a reused worker reports per-trial peaks."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+_WARM = False
+
+
+def _warm_up() -> None:
+    """Pay torch's one-off lazy imports (autograd, Adam, its dynamo checks: seconds) once per
+    process, so they are charged neither to the first trial's cost nor to its timeout."""
+    global _WARM
+    if _WARM:
+        return
+    import torch
+
+    layer = torch.nn.Linear(2, 1)
+    opt = torch.optim.Adam(layer.parameters())
+    layer(torch.ones(1, 2)).sum().backward()
+    torch.nn.utils.clip_grad_norm_(layer.parameters(), 1.0)
+    opt.step()
+    _WARM = True
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
+
+
+def run_trial(req: TrialRequest) -> dict[str, Any]:
+    """Train and evaluate one trial; returns a :meth:`TrialResult.to_dict`. Never raises."""
+    start = time.perf_counter()
+    config = TrialConfig.from_dict(req.config)
+
+    def result(status: str, reason: str = "", valid: Any = None, test: Any = None, cost: Any = None) -> dict:
+        cost = cost or {"seconds": time.perf_counter() - start}
+        return TrialResult(config, req.task, req.fidelity, req.seed, status, valid or {}, test or {}, cost,
+                           reason[:2000], "live").to_dict()  # type: ignore[arg-type]
+
+    try:
+        import torch
+
+        from agenticrs.recsys.models import get_model
+        from agenticrs.recsys.training import DivergenceError, build_train_config, run_experiment, split_overrides
+
+        torch.set_num_threads(req.threads)
+        _warm_up()
+        for module in req.setup_modules:
+            importlib.import_module(module)
+        dataset, split = _dataset_and_split(req)
+        cls = get_model(config.model)
+        model_params, train_params = split_overrides(cls, config.param_dict)
+        epochs = fidelity_epochs(req.fidelity, int(train_params.pop("epochs", req.full_epochs)))
+        budgets = [b for b in (train_params.pop("max_seconds", None), req.max_seconds) if b is not None]
+        train_config = build_train_config(train_params, **req.train_defaults)
+        train_config = dataclasses.replace(
+            train_config, epochs=epochs, max_seconds=min(map(float, budgets)) if budgets else None,
+            seed=req.seed, device=req.device, progress=False, valid_metric=req.metric, logdir=None,
+        )
+        measured_rss = _reset_peak_rss()
+        start = time.perf_counter()  # cost counts training and evaluation, not loading the data
+        exp = run_experiment(dataset, cls, model_params, train_config, split=split)
+    except DivergenceError as e:
+        return result("failed", f"diverged: {e}")
+    except Exception as e:  # noqa: BLE001 -- any crash of user or model code is a failed trial
+        return result("failed", f"{type(e).__name__}: {e}{_where(e)}")
+    seconds = time.perf_counter() - start
+    metrics = [*exp.valid.values(), *exp.test.values()]
+    if not all(math.isfinite(v) for v in metrics):
+        return result("failed", "diverged: non-finite evaluation metric")
+    peak = exp.cost["peak_memory_mb"]
+    if measured_rss and not req.device.startswith("cuda"):
+        peak = _peak_rss_mb() or peak
+    cost = {
+        "seconds": seconds,
+        "train_seconds": float(exp.cost["train_seconds"]),
+        "params": float(exp.cost["params"]),
+        "inference_ms_per_user": float(exp.cost["inference_ms_per_user"]),
+        "peak_memory_mb": float(peak),
+        "epochs": float(exp.cost["epochs"]),
+    }
+    return result("ok", "", exp.valid, exp.test, cost)
+
+
+def _worker_main(conn: Any, setup_modules: Sequence[str] = ()) -> None:
+    """Subprocess loop: receive a TrialRequest, send back the result dict; ``None`` ends it."""
+    # Ctrl-C reaches the whole process group; the parent decides what to do with the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Imports and warm-up before 'ready', so start-up time is charged to no trial.
+    import agenticrs.recsys.training  # noqa: F401
+    from tqdm.std import tqdm
+
+    # tqdm's default lock is a multiprocessing semaphore, which a killed worker would leak.
+    tqdm.set_lock(threading.RLock())
+
+    _warm_up()
+
+    for module in setup_modules:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 -- reported by the first trial, which imports it again
+            pass
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            req = conn.recv()
+        except (EOFError, OSError):
+            return
+        if req is None:
+            return
+        conn.send(run_trial(req))
+
+
+# ---------------------------------------------------------------------- in the caller
+_IN_PROCESS_LOCK = threading.Lock()
+_RAY_TRIAL: Any = None
+
+
+def _context() -> Any:
+    """``forkserver`` where available (workers fork from a warmed-up server: fast restarts), else ``spawn``.
+
+    Never plain ``fork``: the caller may hold threads (Ray, the table builder) and locks.
+    """
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["agenticrs.envs.backends._preload"])  # no effect once it runs
+        return ctx
+    return mp.get_context("spawn")
+
+
+class _Worker:
+    """One persistent worker subprocess with a pipe to it."""
+
+    def __init__(self, startup_timeout_s: float, setup_modules: Sequence[str] = ()):
+        ctx = _context()
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, tuple(setup_modules)), daemon=True,
+                                name="agenticrs-live-trial")
+        self.proc.start()
+        child.close()
+        if not self.conn.poll(startup_timeout_s):
+            self.kill()
+            raise RuntimeError(f"live-backend worker did not start within {startup_timeout_s:.0f}s")
+        try:
+            self.conn.recv()
+        except EOFError:
+            self.kill()
+            raise RuntimeError(f"live-backend worker exited during start-up (exit code {self.proc.exitcode})") from None
+
+    def kill(self, graceful: bool = False) -> None:
+        if graceful and self.proc.is_alive():
+            try:
+                self.conn.send(None)
+                self.proc.join(5)
+            except OSError:
+                pass
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(10)
+        self.conn.close()
+
+
+class LiveBackend:
+    """Backend ``kind="live"``: really trains each configuration (see the module docstring).
+
+    Args:
+        store: a :class:`KnowledgeStore` for warm starts and recording, or ``None``.
+        timeout_s: hard wall-clock limit per trial (``None``: none; needs isolation or Ray).
+        device: torch device for training (``cpu``, ``cuda``, ``auto``).
+        use_ray: run each trial as a Ray task; ``ray_address`` connects to a cluster
+            (``None``: start or join a local Ray).
+        full_epochs: epochs at fidelity 1.0 for configs without an ``epochs`` param.
+        isolate: run trials in a worker subprocess (ignored with Ray).
+        soft_budget: fraction of ``timeout_s`` passed to the trainer as ``max_seconds``.
+        threads: torch threads per trial.
+        train_defaults: TrainConfig defaults for every trial (``batch_size``, ``patience``...);
+            config params override them.
+        datasets: in-memory datasets by URI (otherwise ``load_dataset(task.data)``).
+        setup_modules: modules imported in the worker before a trial (your registered models).
+        reuse: statuses of stored trials the warm start returns instead of training.
+        record: record new trials in ``store`` (``False`` when the caller, e.g. an env that adds
+            reward terms, records them itself).
+        run_id, agent, env: labels for the trials recorded in ``store``.
+        ray_num_cpus: CPUs each Ray trial task reserves.
+        startup_timeout_s: how long to wait for a worker subprocess to import torch.
+    """
+
+    kind = "live"
+
+    def __init__(
+        self,
+        store: KnowledgeStore | None = None,
+        timeout_s: float | None = 600.0,
+        device: str = "cpu",
+        use_ray: bool = False,
+        ray_address: str | None = None,
+        full_epochs: int = DEFAULT_FULL_EPOCHS,
+        *,
+        isolate: bool = True,
+        soft_budget: float = 0.8,
+        threads: int = 1,
+        train_defaults: Mapping[str, Any] | None = None,
+        datasets: Mapping[str, Any] | None = None,
+        setup_modules: Sequence[str] = (),
+        reuse: Sequence[str] = ("ok", "failed"),
+        record: bool = True,
+        run_id: str | None = None,
+        agent: str = "",
+        env: str = "",
+        ray_num_cpus: float = 1.0,
+        startup_timeout_s: float = 300.0,
+    ):
+        if full_epochs < 1:
+            raise ValueError(f"LiveBackend: full_epochs must be >= 1, got {full_epochs}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError(f"LiveBackend: timeout_s must be positive or None, got {timeout_s}")
+        self._kwargs = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self.store, self.timeout_s, self.device = store, timeout_s, device
+        self.use_ray, self.ray_address, self.full_epochs = use_ray, ray_address, int(full_epochs)
+        self.isolate, self.soft_budget, self.threads = isolate, soft_budget, threads
+        self.train_defaults = dict(train_defaults or {})
+        self.datasets = dict(datasets or {})
+        self.setup_modules = tuple(setup_modules)
+        self.reuse, self.record = tuple(reuse), record
+        self.run_id, self.agent, self.env = run_id, agent, env
+        self.ray_num_cpus, self.startup_timeout_s = ray_num_cpus, startup_timeout_s
+        self.stats = {"trained": 0, "reused": 0, "failed": 0, "timeout": 0}
+        self._worker: _Worker | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def clone(self) -> "LiveBackend":
+        """An independent backend with the same settings (its own worker): one per parallel caller."""
+        return LiveBackend(**self._kwargs)
+
+    def close(self) -> None:
+        """Stop the worker subprocess (a later trial starts a new one)."""
+        self._stop_worker(graceful=not self._lock.locked())
+
+    def _stop_worker(self, graceful: bool = False) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.kill(graceful)
+
+    def __enter__(self) -> "LiveBackend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 -- interpreter shutdown
+            pass
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_worker"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
+        fidelity_epochs(fidelity, 1)  # validates the range before anything runs
+        if self.store is not None and self.reuse:
+            hit = self.store.find_trial(task.name, config, fidelity, seed, status=self.reuse)
+            if hit is not None:
+                log.info("warm start: reusing stored %s trial of %s on %s (fidelity %g, seed %d)",
+                         hit.status, config.model, task.name, fidelity, seed)
+                self.stats["reused"] += 1
+                return hit
+        req = self._request(task, config, fidelity, seed)
+        if self.use_ray:
+            out = self._run_ray(req)
+        elif self.isolate:
+            with self._lock:
+                out = self._run_subprocess(req)
+        else:
+            with _IN_PROCESS_LOCK:  # seeding is process-global: one in-process trial at a time
+                out = run_trial(req)
+        result = dataclasses.replace(TrialResult.from_dict(out), config=config)
+        self.stats["trained" if result.ok else result.status] += 1
+        if not result.ok:
+            log.info("trial %s on %s %s: %s", config.model, task.name, result.status, result.reason)
+        if self.store is not None and self.record:
+            self.store.add_trial(result, run_id=self.run_id, agent=self.agent, env=self.env)
+        return result
+
+    def _request(self, task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialRequest:
+        return TrialRequest(
+            task=task.name, data=task.data, metric=task.metric, config=config.to_dict(), fidelity=float(fidelity),
+            seed=int(seed), full_epochs=self.full_epochs, device=self.device,
+            max_seconds=self.soft_budget * self.timeout_s if self.timeout_s is not None else None,
+            threads=self.threads, setup_modules=self.setup_modules, train_defaults=self.train_defaults,
+            dataset=self.datasets.get(task.data),
+        )
+
+    def _failed(self, req: TrialRequest, status: str, reason: str, seconds: float) -> dict[str, Any]:
+        config = TrialConfig.from_dict(req.config)
+        return TrialResult(config, req.task, req.fidelity, req.seed, status,  # type: ignore[arg-type]
+                           cost={"seconds": seconds}, reason=reason).to_dict()
+
+    def _run_subprocess(self, req: TrialRequest) -> dict[str, Any]:
+        for attempt in range(2):  # a worker that died between trials is restarted once
+            if self._worker is None:
+                try:
+                    self._worker = _Worker(self.startup_timeout_s, self.setup_modules)
+                except RuntimeError as e:
+                    return self._failed(req, "failed", str(e), 0.0)
+            worker = self._worker
+            try:
+                worker.conn.send(req)
+                break
+            except (BrokenPipeError, OSError):
+                self._stop_worker()
+                if attempt:
+                    return self._failed(req, "failed", "could not send the trial to a live-backend worker", 0.0)
+        start = time.perf_counter()
+        if not worker.conn.poll(self.timeout_s):
+            self._stop_worker()  # kill the stuck trial; the next one starts a fresh worker
+            return self._failed(req, "timeout", f"killed after the {self.timeout_s:g}s trial timeout",
+                                time.perf_counter() - start)
+        try:
+            return worker.conn.recv()
+        except (EOFError, OSError):
+            worker.proc.join(5)
+            code = worker.proc.exitcode
+            self._stop_worker()
+            hint = " (killed: out of memory?)" if code == -signal.SIGKILL else ""
+            return self._failed(req, "failed", f"worker process died with exit code {code}{hint}",
+                                time.perf_counter() - start)
+
+    def _run_ray(self, req: TrialRequest) -> dict[str, Any]:
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError
+
+        if not ray.is_initialized():
+            ray.init(address=self.ray_address, ignore_reinit_error=True, include_dashboard=False,
+                     log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}}
+                     if self.ray_address is None else None)
+        global _RAY_TRIAL
+        if _RAY_TRIAL is None:
+            _RAY_TRIAL = ray.remote(max_retries=0)(run_trial)  # exported to the cluster once
+        start = time.perf_counter()
+        ref = _RAY_TRIAL.options(num_cpus=self.ray_num_cpus).remote(req)
+        try:
+            return ray.get(ref, timeout=self.timeout_s)
+        except GetTimeoutError:
+            ray.cancel(ref, force=True)
+            return self._failed(req, "timeout", f"Ray task cancelled after the {self.timeout_s:g}s trial timeout",
+                                time.perf_counter() - start)
+        except RayError as e:
+            return self._failed(req, "failed", f"Ray task failed: {type(e).__name__}: {str(e)[:500]}",
+                                time.perf_counter() - start)
