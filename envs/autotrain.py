@@ -453,8 +453,15 @@ def _resolve_backend(backend: str | Backend, suite: TaskSuite, kwargs: Mapping[s
         if not callable(getattr(backend, "evaluate", None)):
             raise TypeError(f"backend must be a kind or an object with evaluate(), got {type(backend).__name__}")
         return backend
-    if backend.lower() == "table" and "table" not in kwargs:
+    if backend.lower() in ("table", "surrogate") and "table" not in kwargs:  # both default to the shipped table
         from agenticrs.envs.backends import table_path
 
-        kwargs["table"] = table_path("autotrain", suite.name)
+        path = table_path("autotrain", suite.name)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"AutoTrainEnv: no table for suite {suite.name!r} at {path}; build one with "
+                f"`agenticrs build-table --env agenticrs/AutoTrain-v0 --suite {suite.name} --out {path}`, "
+                f"pass backend_kwargs={{'table': PATH}}, or use backend='live'"
+            )
+        kwargs["table"] = path
     return make_backend(backend, **kwargs)

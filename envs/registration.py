@@ -188,12 +188,32 @@ def _rllib_ready() -> bool:
     return _RLLIB_MODULE in sys.modules and hasattr(sys.modules[_RLLIB_MODULE], "register_env")
 
 
-def _register_rllib(env_id: str) -> None:
+def _register_rllib(env_id: str, module: Any = None) -> None:
     try:
-        sys.modules[_RLLIB_MODULE].register_env(env_id, functools.partial(make_from_config, env_id))
+        (module or sys.modules[_RLLIB_MODULE]).register_env(env_id, functools.partial(make_from_config, env_id))
         _rllib_registered.add(env_id)
     except Exception as e:  # noqa: BLE001 - RLlib trouble must not break Gymnasium use
         warnings.warn(f"could not register {env_id!r} with RLlib: {type(e).__name__}: {e}", stacklevel=2)
+    _add_reinit_hook()
+
+
+def _reregister_after_init() -> None:
+    for env_id in list(_ENVS):
+        _register_rllib(env_id)
+
+
+def _add_reinit_hook() -> None:
+    """Re-register after every ``ray.init``: Tune's registry forgets its entries at ``ray.shutdown``.
+
+    Uses Ray's private post-init hook list (the one Tune's registry itself uses); if a Ray
+    version lacks it, ``register_rllib()`` after ``ray.init`` does the same by hand.
+    """
+    try:
+        hooks = sys.modules["ray._private.worker"]._post_init_hooks
+    except (KeyError, AttributeError):
+        return
+    if _reregister_after_init not in hooks:
+        hooks.append(_reregister_after_init)
 
 
 def register_rllib() -> list[str]:
@@ -230,13 +250,8 @@ class _AfterExec(importlib.abc.Loader):
     def exec_module(self, module: Any) -> None:
         self.loader.exec_module(module)  # type: ignore[attr-defined]
         _remove_hook()
-        for env_id in _ENVS:
-            # register_env is defined by now; the module is in sys.modules during exec.
-            try:
-                module.register_env(env_id, functools.partial(make_from_config, env_id))
-                _rllib_registered.add(env_id)
-            except Exception as e:  # noqa: BLE001
-                warnings.warn(f"could not register {env_id!r} with RLlib: {type(e).__name__}: {e}", stacklevel=2)
+        for env_id in list(_ENVS):
+            _register_rllib(env_id, module)  # register_env is defined now that the module ran
 
 
 def _remove_hook() -> None:

@@ -474,3 +474,17 @@ def test_table_backend_episode_and_scale():
     env.reset(seed=0, options={"task": "syn-mixed"})
     info = env.step(SASREC_BCE)[4]
     assert info["result"].status == "failed" and "no entry" in info["result"].reason
+
+
+def test_dict_mode_passes_the_checkers():
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    env = gym.make("agenticrs/AutoTrain-v0", backend="fake", obs_mode="dict")
+    check_env(env.unwrapped)
+    sb3_check_env(env.unwrapped)
+
+
+def test_missing_shipped_table_is_a_clear_error():
+    with pytest.raises(FileNotFoundError, match="no table for suite 'no-table-suite'"):
+        AutoTrainEnv(backend="table", suite=TaskSuite("no-table-suite", (Task("a", "synthetic:"),), ()))

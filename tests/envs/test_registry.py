@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import pickle
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -113,12 +115,28 @@ def test_sync_and_async_vector_envs_agree(env_id):
     assert any(any(step[2]) for step in sync[1:])
 
 
+def test_rllib_registration_on_ray_tune_import():
+    """In a fresh interpreter: ``import agenticrs`` first, ``ray.tune`` later -> every env is registered."""
+    code = (
+        "import sys, agenticrs\n"
+        "assert 'ray' not in sys.modules  # import agenticrs stays cheap\n"
+        "from ray.tune.registry import ENV_CREATOR, _global_registry\n"
+        "from agenticrs.envs.registration import list_env_ids\n"
+        "missing = [i for i in list_env_ids() if not _global_registry.contains(ENV_CREATOR, i)]\n"
+        "assert not missing, missing\n"
+        "print('ok', len(list_env_ids()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stderr[-2000:]
+
+
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_rllib_creator_builds_env(env_id):
     import ray.cloudpickle
+
+    registration.register_rllib()
     from ray.tune.registry import ENV_CREATOR, _global_registry
 
-    # ray.tune was imported after agenticrs: the import hook registered every env.
     assert _global_registry.contains(ENV_CREATOR, env_id)
     creator = _global_registry.get(ENV_CREATOR, env_id)
     # What a remote env runner receives: the pickled creator, called with an env_config dict.
