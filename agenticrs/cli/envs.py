@@ -1,0 +1,78 @@
+"""``agenticrs envs``: the registered environments, their spaces and backends (from the registry)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from agenticrs.cli.table import format_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("envs", help="list the registered environments with their spaces and backends")
+    p.add_argument("--json", action="store_true", help="print the registry as JSON (one object per env)")
+    p.set_defaults(func=run)
+
+
+class UnknownEnvError(KeyError):
+    """An env id that is not registered through agenticrs; the message lists the known ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def env_record(env_id: str) -> Any:
+    """The :class:`~agenticrs.envs.registration.EnvRecord` of ``env_id``.
+
+    Raises:
+        UnknownEnvError: ``env_id`` is not registered (names the registered ids).
+    """
+    from agenticrs.envs import registration
+
+    record = registration._ENVS.get(env_id)
+    if record is None:
+        known = ", ".join(registration.list_env_ids()) or "none"
+        raise UnknownEnvError(f"unknown env {env_id!r}; registered: {known} (see `agenticrs envs`)")
+    return record
+
+
+def env_action_space(env_id: str) -> Any:
+    """The action space of a registered env, built cheaply with its ``describe_kwargs``."""
+    import gymnasium as gym
+
+    record = env_record(env_id)
+    env = gym.make(env_id, disable_env_checker=True, **record.describe_kwargs)
+    try:
+        return env.unwrapped.action_space
+    finally:
+        env.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from agenticrs.envs.registration import list_envs
+
+    rows = list_envs()
+    short: dict[str, str] = {}
+    for row in rows:
+        if "error" not in row:
+            space = env_action_space(row["id"])
+            nvec = getattr(space, "nvec", None)
+            short[row["id"]] = f"MultiDiscrete({nvec.tolist()})" if nvec is not None else row["action_space"]
+            if callable(getattr(space, "describe", None)):  # AutoTrain-style: canonical configurations
+                row["action_space_describe"] = space.describe()
+    if args.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return 0
+    if not rows:
+        print("no environments registered")
+        return 0
+    table = []
+    for r in rows:
+        size = r.get("action_space_describe", {})
+        pairs = f"{size['canonical_configs']} configs / {size['canonical_pairs']} pairs" if size else "-"
+        table.append([r["id"], ", ".join(r["backends"]) or "-", short.get(r["id"], "-"), pairs,
+                      r.get("observation_space", r.get("error", "-"))])
+    print(format_table(["id", "backends", "action space", "canonical", "observation space"], table))
+    print("\nentry points: " + "; ".join(f"{r['id']} = {r['entry_point']}" for r in rows))
+    return 0
