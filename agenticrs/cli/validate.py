@@ -20,6 +20,8 @@ from agenticrs.cli.envs import UnknownEnvError, env_record
 EXACT = (1e-9, 1e-12)
 LIVE = (0.1, 0.01)
 """Default ``(rtol, atol)`` for exact (table, surrogate) and live replays."""
+TABLE_KINDS = {"table", "surrogate"}
+"""Backend kinds built from a table: switching between them keeps the recorded ``backend_kwargs``."""
 
 
 class LiveLikeTable:
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         kwargs["backend_kwargs"] = {}
     elif args.table is not None:
         kwargs["backend_kwargs"] = {**(episode.kwargs.get("backend_kwargs") or {}), "table": args.table}
+    elif args.backend is not None and not {str(backend).lower(), str(episode.kwargs.get("backend"))} <= TABLE_KINDS:
+        kwargs["backend_kwargs"] = {}  # the recorded ones belong to the recorded backend kind
     print(f"replaying {args.episode}: {episode.env_id}, task {episode.task}, seed {episode.seed}, "
           f"{len(episode.actions)} actions, backend {backend}", flush=True)
     try:
