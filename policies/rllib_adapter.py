@@ -1,0 +1,285 @@
+"""The one module that touches RLlib (new API stack): PPO with an action-masking RLModule.
+
+* :class:`ActionMaskingPPOModule`: RLlib's default PPO torch module on the ``observations``
+  part of a ``Dict(observations, action_mask)`` observation, with ``log(mask)`` added to
+  the action logits (the flat ``[sum(nvec)]`` MultiDiscrete logits line up with the env's
+  flat mask), in exploration, inference and training.
+* :func:`build_config`: ``PPOConfig`` for any registered env (``num_env_runners``,
+  ``num_envs_per_env_runner``); envs with a Dict ``action_mask`` observation get the
+  masking module, others RLlib's default.
+* :func:`train`: ``algo.train()`` iterations with a progress bar, TensorBoard logs
+  (``rollout/``, ``train/``, ``env/``, ``time/``, hparams), a checkpoint every
+  ``checkpoint_every`` steps and on Ctrl-C, and ``--resume``.
+* :class:`RLlibPolicy`: a checkpoint's RLModule as a benchmark policy (no Ray needed).
+
+Ray: a local instance is started (and stopped) unless ``spec.ray_address`` names a running
+cluster (``"auto"`` or ``"host:port"``); there every node needs ``agenticrs`` installed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+from ray.rllib.callbacks.callbacks import RLlibCallback
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
+from ray.rllib.utils.torch_utils import FLOAT_MIN
+
+from agenticrs.policies.base import Policy
+from agenticrs.policies.training import RunLogger, TrainResult, TrainSpec, read_meta, write_checkpoint
+from agenticrs.policies.wrappers import INFO_KEY, EvolutionMetrics
+
+DEFAULTS: dict[str, Any] = {
+    "lr": 3e-4, "gamma": 0.99, "lambda_": 0.95, "entropy_coeff": 0.01, "train_batch_size_per_learner": 1000,
+    "minibatch_size": 125, "num_epochs": 4, "fcnet_hiddens": [64, 64],
+}
+"""PPO hyperparameters (``TrainSpec.hparams`` overrides them)."""
+
+ENV_METRICS = {"best": "env/best_ndcg", "regret": "env/regret", "trial_cost": "env/trial_cost"}
+
+
+# ---------------------------------------------------------------------- env and module
+class RLlibEvolutionEnv(EvolutionMetrics):
+    """``gym.make(config["env_id"], **rest)`` with :class:`EvolutionMetrics`; RLlib builds it
+    from the ``env_config`` dict (this class pickles by reference onto remote env runners)."""
+
+    def __init__(self, config: dict[str, Any] | None = None):
+        import agenticrs  # noqa: F401  (registers the env ids on a fresh worker)
+
+        cfg = dict(config or {})
+        env_id = cfg.pop("env_id", "agenticrs/AutoTrain-v0")
+        super().__init__(gym.make(env_id, **cfg))
+
+
+def _has_mask(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Dict) and {"observations", "action_mask"} <= set(space.spaces)
+
+
+class ActionMaskingPPOModule(DefaultPPOTorchRLModule):
+    """PPO torch RLModule whose action logits are masked by ``obs["action_mask"]``.
+
+    Observation ``Dict(observations=Box[n_obs], action_mask=Box[sum(nvec)])``; the networks
+    see ``observations`` only. Masked logits get ``FLOAT_MIN`` added: probability 0 in every
+    forward pass, so sampling, the PPO ratio and the entropy ignore masked choices.
+    """
+
+    def __init__(self, *, observation_space: gym.Space | None = None, **kwargs: Any):
+        if observation_space is None or not _has_mask(observation_space):
+            raise ValueError(f"ActionMaskingPPOModule needs a Dict(observations, action_mask) observation "
+                             f"space (AutoTrain: obs_mode='dict'), got {observation_space}")
+        self._space_with_mask = observation_space
+        super().__init__(observation_space=observation_space["observations"], **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        # Networks are built for the inner Box; connectors must see the env's Dict space.
+        self.observation_space = self._space_with_mask
+
+    @staticmethod
+    def _split(batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """``(mask [B, sum(nvec)], batch with obs [B, n_obs])`` without mutating the caller's batch."""
+        obs = batch[Columns.OBS]
+        if isinstance(obs, dict):
+            batch = {**batch, Columns.OBS: obs["observations"], "action_mask": obs["action_mask"]}
+        return batch["action_mask"], batch
+
+    @staticmethod
+    def _masked(out: dict[str, Any], mask: Any) -> dict[str, Any]:
+        out[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS] + torch.clamp(torch.log(mask), min=FLOAT_MIN)
+        return out
+
+    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        mask, batch = self._split(batch)
+        return self._masked(super()._forward(batch, **kwargs), mask)
+
+    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        mask, batch = self._split(batch)
+        return self._masked(super()._forward_train(batch, **kwargs), mask)
+
+    def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> Any:
+        if embeddings is None:
+            _, batch = self._split(batch)
+        return super().compute_values(batch, embeddings)
+
+
+class EvolutionCallback(RLlibCallback):
+    """Logs ``env/best_ndcg``, ``env/regret``, ``env/trial_cost`` at every episode end."""
+
+    def on_episode_end(self, *, episode: Any, metrics_logger: Any = None, **kwargs: Any) -> None:
+        if metrics_logger is None:
+            return
+        info = episode.get_infos(-1)
+        ev = info.get(INFO_KEY) if isinstance(info, dict) else None
+        if ev:
+            for key, name in ENV_METRICS.items():
+                metrics_logger.log_value(name, float(ev[key]), reduce="mean", window=100)
+
+
+# ---------------------------------------------------------------------- config
+def env_config(spec: TrainSpec) -> dict[str, Any]:
+    cfg = {"env_id": spec.env_id, **spec.env_kwargs}
+    if spec.env_id.startswith("agenticrs/AutoTrain"):
+        cfg["obs_mode"] = "dict"  # the masking module's layout
+    return cfg
+
+
+def build_config(spec: TrainSpec) -> PPOConfig:
+    """The ``PPOConfig`` of a run (does not start Ray)."""
+    hp = {**DEFAULTS, **spec.hparams}
+    hiddens = list(hp.pop("fcnet_hiddens"))
+    cfg = env_config(spec)
+    probe = RLlibEvolutionEnv(cfg)  # the observation space decides the module
+    masked = _has_mask(probe.observation_space)
+    probe.close()
+    model_config = {"fcnet_hiddens": hiddens, "vf_share_layers": False}
+    module = RLModuleSpec(module_class=ActionMaskingPPOModule if masked else None, model_config=model_config)
+    return (
+        PPOConfig()
+        .environment(RLlibEvolutionEnv, env_config=cfg)
+        .env_runners(num_env_runners=spec.num_env_runners, num_envs_per_env_runner=spec.num_envs_per_env_runner,
+                     rollout_fragment_length="auto")
+        .training(**hp)
+        .rl_module(rl_module_spec=module)
+        .callbacks(EvolutionCallback)
+        .debugging(seed=spec.seed, log_level="ERROR")
+    )
+
+
+def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
+    """Connect to ``address`` or start a local instance; True if this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return True
+
+
+# ---------------------------------------------------------------------- training
+ALGO_DIR = "algo"
+
+
+def _scalars(result: dict[str, Any], steps_per_s: float) -> dict[str, float]:
+    runners = result.get("env_runners", {})
+    learner = result.get("learners", {}).get(DEFAULT_MODULE_ID, {})
+    out = {"rollout/ep_rew_mean": runners.get("episode_return_mean"), "time/steps_per_s": steps_per_s}
+    out.update({name: runners.get(name) for name in ENV_METRICS.values()})
+    for k in ("policy_loss", "vf_loss", "entropy", "mean_kl_loss", "curr_kl_coeff"):
+        out[f"train/{k}"] = learner.get(k)
+    return {k: float(v) for k, v in out.items() if isinstance(v, (int, float, np.floating))}
+
+
+def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
+    """Train (or continue) a PPO run in ``run_dir`` until ``spec.timesteps`` env steps."""
+    import ray
+
+    started = init_ray(spec.ray_address, num_cpus=max(2, spec.num_env_runners + 1))
+    logger = RunLogger(run_dir)
+    algo = None
+    try:
+        algo = build_config(spec).build_algo()
+        steps = 0
+        if resume:
+            meta = read_meta(run_dir)
+            algo.restore_from_path(str(Path(meta["_path"]) / ALGO_DIR))
+            steps = int(meta["timesteps"])
+        else:
+            logger.hparams(spec)
+        return _loop(spec, algo, run_dir, logger, steps, progress)
+    finally:
+        logger.close()
+        if algo is not None:
+            algo.stop()
+        if started:
+            ray.shutdown()
+
+
+def _loop(spec: TrainSpec, algo: Any, run_dir: Path, logger: RunLogger, steps: int, progress: bool) -> TrainResult:
+    from tqdm.auto import tqdm
+
+    def checkpoint() -> Path:
+        meta = {"framework": "rllib", "algo": spec.algo, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs,
+                "timesteps": steps, "seed": spec.seed, "obs_mode": env_config(spec).get("obs_mode", "flat")}
+        return write_checkpoint(run_dir, lambda folder: algo.save_to_path(str(folder / ALGO_DIR)), meta)
+
+    bar = tqdm(total=spec.timesteps, initial=steps, unit="step", desc="rllib ppo", disable=not progress)
+    start, last_ckpt, metrics = time.perf_counter(), steps, {}
+    ckpt = run_dir / "checkpoint"
+    try:
+        while steps < spec.timesteps:
+            t0 = time.perf_counter()
+            result = algo.train()
+            sampled = int(result.get("env_runners", {}).get("num_env_steps_sampled", 0)) or 1
+            steps += sampled
+            metrics = _scalars(result, sampled / (time.perf_counter() - t0))
+            logger.scalars(metrics, steps)
+            bar.update(sampled)
+            bar.set_postfix(regret=f"{metrics.get('env/regret', float('nan')):.3f}")
+            if steps - last_ckpt >= spec.checkpoint_every or steps >= spec.timesteps:
+                ckpt, last_ckpt = checkpoint(), steps
+    except KeyboardInterrupt:
+        ckpt = checkpoint()  # weights change only inside a learner update: the state is consistent
+        bar.close()
+        raise
+    bar.close()
+    if not ckpt.exists():
+        ckpt = checkpoint()
+    return TrainResult(run_dir, ckpt, steps, time.perf_counter() - start, False, metrics)
+
+
+# ---------------------------------------------------------------------- inference
+class RLlibPolicy(Policy):
+    """A checkpoint's RLModule as an evolution policy (forward_inference on the CPU, no Ray).
+
+    Args:
+        module: the trained RLModule.
+        deterministic: take each dimension's most likely choice instead of sampling.
+    """
+
+    name = "ppo"
+
+    def __init__(self, module: RLModule, obs_mode: str = "dict", deterministic: bool = False):
+        self.module = module
+        self.obs_mode = obs_mode
+        self.deterministic = deterministic
+        space = module.action_space
+        self.nvec = [int(n) for n in np.atleast_1d(space.nvec if hasattr(space, "nvec") else space.n)]
+        self.rng = np.random.default_rng(0)
+
+    @classmethod
+    def load(cls, checkpoint: str | Path, deterministic: bool = False) -> "RLlibPolicy":
+        meta = read_meta(checkpoint)
+        path = Path(meta["_path"]) / ALGO_DIR / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE
+        module = RLModule.from_checkpoint(str(path / DEFAULT_MODULE_ID))
+        module.eval()
+        return cls(module, meta.get("obs_mode", "dict"), deterministic)
+
+    def begin(self, env: gym.Env, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: Any) -> np.ndarray:
+        if isinstance(obs, dict):
+            batch_obs: Any = {k: torch.as_tensor(np.asarray(v, dtype=np.float32))[None] for k, v in obs.items()}
+        else:
+            batch_obs = torch.as_tensor(np.asarray(obs, dtype=np.float32))[None]
+        with torch.no_grad():
+            logits = self.module.forward_inference({Columns.OBS: batch_obs})[Columns.ACTION_DIST_INPUTS][0]
+        out = []
+        for part in torch.split(logits, self.nvec):
+            if self.deterministic:
+                out.append(int(torch.argmax(part)))
+            else:
+                p = torch.softmax(part.double(), dim=0).numpy()
+                out.append(int(self.rng.choice(len(p), p=p / p.sum())))
+        return np.asarray(out, dtype=np.int64)

@@ -1,0 +1,53 @@
+"""Search baselines behind one ask/tell interface (:class:`~agenticrs.policies.base.Searcher`).
+
+=============  ====================================================================
+``random``     uniform over full-fidelity configurations, without repeats
+``grid``       every full-fidelity configuration, families interleaved
+``evolution``  regularised (aging) evolution, Real et al. 2019
+``tpe``        Optuna's Tree-structured Parzen Estimator, conditional search space
+``halving``    successive halving over the fidelity dimension (low fidelity first)
+=============  ====================================================================
+
+``make_searcher("tpe", n_startup_trials=5)`` builds one by name; ``register_searcher``
+adds your own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from agenticrs.policies.base import Searcher
+from agenticrs.policies.search.evolution import RegularizedEvolution
+from agenticrs.policies.search.grid import GridSearch
+from agenticrs.policies.search.halving import SuccessiveHalving
+from agenticrs.policies.search.random import RandomSearch
+from agenticrs.policies.search.tpe import TPESearch
+
+_SEARCHERS: dict[str, Callable[..., Searcher]] = {
+    "random": RandomSearch,
+    "grid": GridSearch,
+    "evolution": RegularizedEvolution,
+    "tpe": TPESearch,
+    "halving": SuccessiveHalving,
+}
+
+
+def register_searcher(name: str, factory: Callable[..., Searcher], *, overwrite: bool = False) -> None:
+    """Make ``factory`` available as ``make_searcher(name)`` and in ``agenticrs bench --policies``."""
+    if name in _SEARCHERS and not overwrite:
+        raise ValueError(f"searcher {name!r} is already registered; pass overwrite=True")
+    _SEARCHERS[name] = factory
+
+
+def make_searcher(name: str, **kwargs: Any) -> Searcher:
+    if name not in _SEARCHERS:
+        raise KeyError(f"unknown searcher {name!r}; registered: {', '.join(sorted(_SEARCHERS))}")
+    return _SEARCHERS[name](**kwargs)
+
+
+def list_searchers() -> list[str]:
+    return sorted(_SEARCHERS)
+
+
+__all__ = ["GridSearch", "RandomSearch", "RegularizedEvolution", "Searcher", "SuccessiveHalving", "TPESearch",
+           "list_searchers", "make_searcher", "register_searcher"]

@@ -1,0 +1,43 @@
+"""Grid search over the full-fidelity configurations, model families interleaved.
+
+A plain nested loop would spend a small budget on the first family's grid; interleaving
+the families (round robin) makes any prefix of the grid cover every family.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agenticrs.policies.base import Searcher
+
+
+class GridSearch(Searcher):
+    """Every configuration at one fidelity, families round robin.
+
+    Args:
+        shuffle: permute each family's grid with the episode seed (``False``: enumeration
+            order, the same for every seed).
+        fidelity_index: index into ``space.fidelities`` (0: full training).
+    """
+
+    name = "grid"
+
+    def __init__(self, shuffle: bool = True, fidelity_index: int = 0, metric: str | None = None):
+        super().__init__(metric)
+        self.shuffle = shuffle
+        self.fidelity_index = fidelity_index
+
+    def _setup(self) -> None:
+        by_family: dict[str, list[int]] = {}
+        for pid in self.candidates(self.fidelity_index):
+            by_family.setdefault(self.pairs[pid][0].model, []).append(pid)
+        queues = []
+        for pids in by_family.values():
+            queues.append([pids[i] for i in self.rng.permutation(len(pids))] if self.shuffle else list(pids))
+        self._order: list[int] = []
+        depth = max(len(q) for q in queues)
+        for i in range(depth):
+            self._order.extend(q[i] for q in queues if i < len(q))
+
+    def _ask(self) -> np.ndarray:
+        return self.action_of(self._order[self._asked % len(self._order)])
