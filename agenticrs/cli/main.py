@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from agenticrs import __version__
-from agenticrs.cli import build_table, envs, knowledge, quickstart, recsys, validate
+from agenticrs.cli import bench, build_table, envs, evaluate, evolve, knowledge, quickstart, recsys, train, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     recsys.add_train_parser(rec.add_subparsers(dest="recsys_command", required=True))
     recsys.add_datasets_parser(sub)
     quickstart.add_parser(sub)
-    for module in (envs, build_table, knowledge, validate):
+    for module in (envs, build_table, knowledge, validate, train, evaluate, bench, evolve):
         module.add_parser(sub)
     return parser
 

@@ -1,0 +1,34 @@
+"""``agenticrs evolve``: the main job — train PPO on AutoTrain (table), compare with random search and TPE."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evolve", help="main job: train a PPO evolution policy on the embedded suite and "
+                                      "compare it with random search and TPE on the test tasks (~10 min)")
+    p.add_argument("--framework", default="rllib", choices=("rllib", "sb3"))
+    p.add_argument("--timesteps", type=int, default=None, help="training env steps (default: the main job's)")
+    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--seeds", type=int, default=10, help="benchmark seeds per test task")
+    p.add_argument("--budget", type=int, default=20, help="trials per episode")
+    p.add_argument("--baselines", default="random,tpe", help="comma-separated search baselines")
+    p.add_argument("--suite", default="synthetic")
+    p.add_argument("--table", default=None, help="table file (default: the shipped table of the suite)")
+    p.add_argument("--logdir", default="runs/evolve")
+    p.add_argument("--hparams", default="{}", help="JSON overrides of the PPO defaults")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agenticrs.policies.main_job import run_main_job
+
+    kwargs = {} if args.timesteps is None else {"timesteps": args.timesteps}
+    run_main_job(framework=args.framework, seed=args.seed, seeds=args.seeds, budget=args.budget,
+                 baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()), logdir=args.logdir,
+                 suite=args.suite, table=args.table, hparams=json.loads(args.hparams),
+                 progress=not args.no_progress, **kwargs)
+    return 0
