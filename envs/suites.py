@@ -155,19 +155,21 @@ def _syn(users: int, items: int, seed: int, skew: float, seq: float, text: float
 
 SYNTHETIC = TaskSuite(
     "synthetic",
+    # Small on purpose: the shipped table trains every configuration of every task 3 times
+    # (about an hour on 2 cores); a live trial on one takes 0.1-5 seconds.
     train=(
         # Strong item-to-item transitions: sequential models (SASRec, GRU4Rec) should win.
-        Task("syn-sequential", _syn(1000, 500, 11, 0.8, 0.9, 0.3, 20)),
+        Task("syn-sequential", _syn(450, 400, 11, 0.8, 0.9, 0.3, 20)),
         # Heavy popularity skew, little order: Pop / ItemKNN are hard to beat.
-        Task("syn-popular", _syn(1200, 600, 12, 1.6, 0.1, 0.3, 12)),
+        Task("syn-popular", _syn(500, 400, 12, 1.6, 0.1, 0.3, 12)),
         # Few users, short sequences: small, regularised models should win.
-        Task("syn-sparse", _syn(600, 400, 13, 1.0, 0.5, 0.0, 8)),
+        Task("syn-sparse", _syn(350, 300, 13, 1.0, 0.5, 0.0, 8)),
         # Long histories: max_len and depth matter.
-        Task("syn-long", _syn(800, 300, 14, 0.6, 0.7, 0.6, 30)),
+        Task("syn-long", _syn(300, 250, 14, 0.6, 0.7, 0.6, 30)),
     ),
     test=(
-        Task("syn-mixed", _syn(1000, 700, 15, 1.2, 0.5, 0.5, 15)),
-        Task("syn-textual", _syn(1400, 800, 16, 0.9, 0.3, 0.9, 12)),
+        Task("syn-mixed", _syn(400, 400, 15, 1.2, 0.5, 0.5, 15)),
+        Task("syn-textual", _syn(550, 500, 16, 0.9, 0.3, 0.9, 12)),
     ),
 )
 

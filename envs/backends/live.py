@@ -54,8 +54,12 @@ from agenticrs.envs.knowledge import KnowledgeStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FULL_EPOCHS = 20
-"""Epochs at fidelity 1.0 for configs without an ``epochs`` param (tiny synthetic tasks converge in this)."""
+DEFAULT_FULL_EPOCHS = 10
+"""Epochs at fidelity 1.0 for configs without an ``epochs`` param (the embedded tasks are small)."""
+
+DEFAULT_TRAIN_DEFAULTS: Mapping[str, Any] = {"batch_size": 64}
+"""TrainConfig defaults of every live trial unless ``train_defaults`` overrides them: the
+embedded tasks have a few hundred users, so small batches give enough optimizer steps."""
 
 
 def fidelity_epochs(fidelity: float, full_epochs: int) -> int:
@@ -344,7 +348,7 @@ class LiveBackend:
         self.store, self.timeout_s, self.device = store, timeout_s, device
         self.use_ray, self.ray_address, self.full_epochs = use_ray, ray_address, int(full_epochs)
         self.isolate, self.soft_budget, self.threads = isolate, soft_budget, threads
-        self.train_defaults = dict(train_defaults or {})
+        self.train_defaults = {**DEFAULT_TRAIN_DEFAULTS, **(train_defaults or {})}
         self.datasets = dict(datasets or {})
         self.setup_modules = tuple(setup_modules)
         self.reuse, self.record = tuple(reuse), record

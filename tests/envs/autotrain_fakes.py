@@ -24,16 +24,16 @@ class FakeBackend:
 
     kind = "fake"
 
-    def __init__(self, fail_model: str = "bert4rec", fail_heads: int = 2):
+    def __init__(self, fail_model: str = "bert4rec", fail_layers: int = 2):
         self.fail_model = fail_model
-        self.fail_heads = fail_heads
+        self.fail_layers = fail_layers
         self.calls = 0
 
     def evaluate(self, task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
         self.calls += 1
         p = config.param_dict
         secs = (1.0 + 4.0 * fidelity * p.get("layers", 0.5)) * (p.get("embedding_dim", 32) / 32)
-        if config.model == self.fail_model and p.get("heads") == self.fail_heads:
+        if config.model == self.fail_model and p.get("layers") == self.fail_layers:
             return TrialResult(config, task.name, fidelity, seed, "failed", cost={"seconds": secs / 2},
                                reason="fake divergence", source="fake")
         v = BASE[config.model] * (0.6 + 0.4 * fidelity) * (0.8 + 0.4 * _unit(task.name, config.model, sorted(p)))
