@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", required=True, help="registered task suite, e.g. synthetic")
     p.add_argument("--out", required=True, help="the table file to write (.jsonl.gz or .jsonl)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per entry, 0..N-1 (default 3: NAS-Bench style)")
-    p.add_argument("--workers", type=int, default=2, help="trials run at once (default 2)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="trials run at once (default 2); with --ray-address, Ray trial tasks in flight")
     p.add_argument("--ray-address", default=None, help="run trials as Ray tasks on this cluster ('auto', ray://...)")
     p.add_argument("--tasks", nargs="+", default=None, metavar="TASK", help="only these tasks of the suite")
     p.add_argument("--fidelities", nargs="+", type=float, default=None, metavar="F",
