@@ -55,7 +55,7 @@ class AutoTrainEnv(gym.Env):
     | 0 | family | pop, itemknn, bprmf, gru4rec, sasrec, bert4rec | all |
     | 1 | embedding_dim | 32, 64 | bprmf, gru4rec, sasrec, bert4rec |
     | 2 | layers | 1, 2 | sasrec, bert4rec |
-    | 3 | heads | 1, 2 | sasrec |
+    | 3 | heads | 1, 2 | bert4rec |
     | 4 | dropout | 0.2, 0.5 | gru4rec, sasrec, bert4rec |
     | 5 | lr | 1e-3, 3e-3 | bprmf, gru4rec, sasrec, bert4rec |
     | 6 | max_len | 20, 50 | itemknn, gru4rec, sasrec |
@@ -63,7 +63,7 @@ class AutoTrainEnv(gym.Env):
     | 8 | fidelity | 1.0, 0.25 (fraction of the backend's full epochs) | trainable families |
 
     A choice that does not apply to the chosen family is ignored (canonicalised to index 0),
-    so the 1,536 raw actions stand for 167 configurations and 331 (configuration, fidelity)
+    so the 1,536 raw actions stand for 119 configurations and 235 (configuration, fidelity)
     pairs (``env.action_space.enumerate()``). GRU4Rec's ``hidden`` follows ``embedding_dim``.
     ``action_masks()`` (sb3-contrib ``MaskablePPO``) returns the flat ``[sum(nvec)]`` union
     mask: because a ``MultiDiscrete`` policy samples dimensions independently, only a

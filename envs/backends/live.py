@@ -54,7 +54,7 @@ from agenticrs.envs.knowledge import KnowledgeStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FULL_EPOCHS = 10
+DEFAULT_FULL_EPOCHS = 8
 """Epochs at fidelity 1.0 for configs without an ``epochs`` param (the embedded tasks are small)."""
 
 DEFAULT_TRAIN_DEFAULTS: Mapping[str, Any] = {"batch_size": 64}

@@ -31,10 +31,10 @@ def test_space_size_and_canonical_pairs():
     sp = AutoTrainSpace()
     assert list(sp.nvec) == [6, 2, 2, 2, 2, 2, 2, 2, 2]
     pairs = sp.enumerate()
-    assert len(pairs) == sp.n_pairs == 331 and len(set(pairs)) == 331
-    assert len(sp.configs()) == 167
+    assert len(pairs) == sp.n_pairs == 235 and len(set(pairs)) == 235
+    assert len(sp.configs()) == 119
     per_family = {f: sum(c.model == f for c in sp.configs()) for f in sp.families}
-    assert per_family == {"pop": 1, "itemknn": 2, "bprmf": 4, "gru4rec": 16, "sasrec": 128, "bert4rec": 16}
+    assert per_family == {"pop": 1, "itemknn": 2, "bprmf": 4, "gru4rec": 16, "sasrec": 64, "bert4rec": 32}
     # closed-form families have one fidelity only
     assert {f for c, f in pairs if c.model in ("pop", "itemknn")} == {1.0}
     # every pair round-trips through its canonical action
@@ -112,7 +112,7 @@ def test_custom_dims():
     dims = (*DEFAULT_DIMS, Dim("weight_decay", (0.0, 1e-4), frozenset({"sasrec"})))
     env = make_env(dims=dims)
     assert env.action_space.shape == (10,) and env.observation_space.shape == (39,)
-    assert len(env.action_space.configs()) == 167 + 128
+    assert len(env.action_space.configs()) == 119 + 64
 
 
 # ---------------------------------------------------------------------- invalid actions
