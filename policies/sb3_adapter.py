@@ -44,7 +44,8 @@ def _algo_class(algo: str) -> Any:
 
 
 def make_vec_env(spec: TrainSpec) -> Any:
-    """``DummyVecEnv`` of ``num_envs_per_env_runner`` metric-wrapped envs, flat observations."""
+    """``DummyVecEnv`` of ``num_envs_per_env_runner`` metric-wrapped, monitored envs, flat observations."""
+    from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     kwargs = {**spec.env_kwargs, "obs_mode": "flat"}
@@ -52,7 +53,7 @@ def make_vec_env(spec: TrainSpec) -> Any:
     def make() -> gym.Env:
         import agenticrs  # noqa: F401  (registers the env ids)
 
-        return EvolutionMetrics(gym.make(spec.env_id, **kwargs))
+        return Monitor(EvolutionMetrics(gym.make(spec.env_id, **kwargs)))  # Monitor: rollout/ep_rew_mean
 
     venv = DummyVecEnv([make] * spec.num_envs_per_env_runner)
     venv.seed(spec.seed)
