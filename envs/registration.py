@@ -135,6 +135,9 @@ def register_builtin_envs() -> None:
     """Register every env shipped with agenticrs (idempotent)."""
     builtins = [
         ("agenticrs/AutoTrain-v0", "agenticrs.envs.autotrain:AutoTrainEnv", ("table", "surrogate", "live")),
+        ("agenticrs/Compose-v0", "agenticrs.envs.compose:ComposeEnv", ("table", "surrogate", "live")),
+        ("agenticrs/AutoFeature-v0", "agenticrs.envs.autofeature:AutoFeatureEnv", ("table", "surrogate", "live")),
+        ("agenticrs/AutoPerf-v0", "agenticrs.envs.autoperf:AutoPerfEnv", ("table", "surrogate", "live")),
     ]
     for id, entry_point, backends in builtins:
         if id in _ENVS:

@@ -18,6 +18,7 @@ from agenticrs.recsys.models import bprmf  # noqa: F401  (registers "bprmf")
 from agenticrs.recsys.models import gru4rec  # noqa: F401  (registers "gru4rec")
 from agenticrs.recsys.models import sasrec  # noqa: F401  (registers "sasrec")
 from agenticrs.recsys.models import bert4rec  # noqa: F401  (registers "bert4rec")
+from agenticrs.recsys.models import sasrec_features  # noqa: F401  (registers "sasrec_features")
 from agenticrs.recsys.models import tiger  # noqa: F401  (registers "tiger")
 
 __all__ = ["ModelConfig", "Recommender", "build_config", "get_model", "list_models", "pad_histories",

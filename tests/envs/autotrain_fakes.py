@@ -80,7 +80,9 @@ def env_kwargs(env_id: str) -> dict:
     """Constructor kwargs every registry test uses for ``env_id`` (JSON-able, so replayable)."""
     if env_id.startswith("agenticrs/AutoTrain"):
         return {"backend": "table" if table_available() else "fake"}
-    return {}
+    from evolution_fakes import env_kwargs_for  # Compose, AutoFeature, AutoPerf
+
+    return env_kwargs_for(env_id) or {}
 
 
 def make_test_env(env_id: str):

@@ -1,0 +1,186 @@
+"""``agenticrs/AutoFeature-v0``: the feature agent — which input features a SASRec backbone uses."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from agenticrs.envs.core import Backend, Task, TrialResult
+from agenticrs.envs.grid_space import Choice, ConditionalSpace
+from agenticrs.envs.rewards import EpisodeState, RewardTerm, register_reward_term
+from agenticrs.envs.trial_env import TrialEnv, TrialEpisodeState
+
+BACKBONE = "sasrec_features"
+FULL_EPOCHS = 8
+"""Epochs at fidelity 1.0 (the live backend's ``full_epochs``)."""
+BACKBONE_DEFAULTS: Mapping[str, Any] = {"embedding_dim": 32, "layers": 1}
+"""Fixed architecture (not evolved here; AutoTrain evolves it), passed as ``train_defaults``-like params."""
+
+
+def repair_features(values: dict[str, Any]) -> dict[str, Any]:
+    """An item needs a representation: with id, text and attributes all off, the id embedding is switched on."""
+    if not (values.get("item_id") or values.get("text") or values.get("attributes")):
+        return {**values, "item_id": True}
+    return values
+
+
+def canonical_fusion(values: dict[str, Any]) -> dict[str, Any]:
+    """With a single item feature there is nothing to fuse: ``fusion`` is canonicalised to ``sum``."""
+    n = sum(bool(values.get(k)) for k in ("item_id", "text", "attributes"))
+    return {**values, "fusion": "sum"} if n < 2 else values
+
+
+FEATURE_CHOICES = (
+    Choice("item_id", (True, False)),
+    Choice("text", (False, True)),
+    Choice("attributes", (False, True)),
+    Choice("positional", (True, False)),
+    Choice("time_gap", (False, True)),
+    Choice("max_len", (50, 20)),
+    Choice("fusion", ("sum", "concat", "gating")),
+)
+
+
+@register_reward_term("size")
+class ModelSize(RewardTerm):
+    """Minus the trial's parameter count / the env's ``param_scale`` (feature tables cost memory)."""
+
+    def update(self, result: TrialResult, state: EpisodeState) -> float:
+        scale = getattr(state, "extra", {}).get("param_scale", 1e6)
+        return -float(result.cost.get("params", 0.0)) / scale
+
+
+class AutoFeatureEnv(TrialEnv):
+    """Choose the input features of a SASRec backbone, one feature set (a training run) per step.
+
+    ## Description
+    The *AutoFeature* evolution agent: it analyses the task's data (text and attribute
+    coverage, sequence-length distribution, in the observation) and decides which features
+    the backbone (:class:`~agenticrs.recsys.models.sasrec_features.SASRecFeatures`) reads and
+    how side information is fused. Feature sets that do worse than the current best (the
+    incumbent feature set) are recorded as *negative results* in the KnowledgeStore.
+
+    ## Action Space
+    ``MultiDiscrete([2, 2, 2, 2, 2, 2, 3])``:
+
+    | # | name | choices (index 0 first) |
+    |---|------|-------------------------|
+    | 0 | item_id | on, off (learned id embedding) |
+    | 1 | text | off, on (item-text TF-IDF + SVD embedding, projected) |
+    | 2 | attributes | off, on (mean of attribute embeddings) |
+    | 3 | positional | on, off |
+    | 4 | time_gap | off, on (log-bucketed gap embedding; no information without timestamps) |
+    | 5 | max_len | 50, 20 (history length) |
+    | 6 | fusion | sum (none), concat, gating — canonicalised to sum with a single item feature |
+
+    152 canonical feature sets. *Invalid*: no item representation at all (id, text and
+    attributes off) is repaired to ``item_id = on``, ``info["repaired"]`` is set and the
+    ``invalid`` term is -1. ``action_masks()`` is the union mask (all true: each choice is
+    valid in some combination); ``action_space.mask({"item_id": False, "text": False})`` the
+    conditional one. Bad actions raise ``ValueError``, state untouched. Backbone fixed:
+    ``embedding_dim=32, layers=1, loss=ce``, 8 epochs.
+
+    ## Observation Space
+    ``Box(0, 10, (28,), float32)``: AutoTrain's 7 task meta-features (text coverage among them),
+    attribute coverage, log1p(median length)/5, mean/median length ratio/2, budget (2),
+    incumbent (2), last trial (ok, failed, validation NDCG@10 / scale, log1p(seconds)/10),
+    the last canonical action (7), and log1p(last params)/20. ``obs_mode="dict"`` adds
+    ``action_mask``.
+
+    ## Rewards
+    Default weights ``inner 1, cost 0.1, size 0.1, failure 0.1, invalid 0.1, outer 1``:
+    ``inner`` = validation improvement over the incumbent feature set / scale, ``cost`` =
+    -training seconds / ``cost_scale`` (feature computation is part of training), ``size`` =
+    -params / ``param_scale`` (1e6), ``failure``, ``invalid``, ``outer`` = the final incumbent's
+    test NDCG@10 / scale on the last step. Every term is in ``info["reward_terms"]``.
+
+    ## Starting State / Episode End
+    As AutoTrain; terminated after ``max_trials`` (default the task's, 20) feature sets.
+
+    ## Arguments
+    Those of :class:`~agenticrs.envs.trial_env.TrialEnv` (``backend``, ``suite``, ``split``,
+    ``tasks``, ``max_trials``, ``reward_weights``, ``metric_scale``, ``cost_scale``,
+    ``obs_mode``, ``backend_kwargs``, ``store``, ``run_id``, ``agent``, ``render_mode``) and
+    ``param_scale``.
+
+    ## Backend
+    *live*: the AutoTrain :class:`~agenticrs.envs.backends.live.LiveBackend` (model
+    ``sasrec_features``; worker isolation, timeouts, failures, warm starts) with
+    ``full_epochs=8``. *table* / *surrogate*: ``autofeature__{suite}.jsonl.gz``.
+
+    ## Cost per step
+    Table: a dict lookup. Live: one SASRec training run (seconds on the synthetic suite).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    env_name = "autofeature"
+    default_weights = {"inner": 1.0, "cost": 0.1, "size": 0.1, "failure": 0.1, "invalid": 0.1, "outer": 1.0}
+    n_task_features = 3
+    n_result_features = 1
+
+    def __init__(self, *args: Any, param_scale: float = 1e6, **kwargs: Any):
+        if not param_scale > 0:
+            raise ValueError(f"param_scale must be > 0, got {param_scale}")
+        self.param_scale = float(param_scale)
+        super().__init__(*args, **kwargs)
+
+    def _space(self) -> ConditionalSpace:
+        return ConditionalSpace(BACKBONE, FEATURE_CHOICES, repair=repair_features, canonicalize=canonical_fusion)
+
+    def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
+        from agenticrs.envs.backends.live import LiveBackend
+
+        kwargs.setdefault("full_epochs", FULL_EPOCHS)
+        kwargs.setdefault("train_defaults", {})
+        kwargs.setdefault("env", self._env_id())
+        kwargs.setdefault("agent", "autofeature")
+        return _FixedBackbone(LiveBackend(**kwargs))
+
+    def _task_features(self, task: Task, stats: Mapping[str, float]) -> np.ndarray:
+        median = max(stats.get("median_length", 0.0), 1e-9)
+        return np.asarray([stats.get("attribute_coverage", 0.0), np.log1p(median) / 5.0,
+                           stats.get("mean_length", 0.0) / median / 2.0], dtype=np.float32)
+
+    def _on_reset(self, state: TrialEpisodeState) -> None:
+        state.extra["param_scale"] = self.param_scale
+
+    def _result_features(self, result: TrialResult, state: TrialEpisodeState) -> np.ndarray:
+        return np.asarray([np.log1p(result.cost.get("params", 0.0)) / 20.0], dtype=np.float32)
+
+    def _decision_info(self, result: TrialResult, state: TrialEpisodeState) -> dict[str, Any]:
+        """A feature set that fails or scores below the incumbent before it is a negative result."""
+        value = result.valid.get(state.metric) if result.ok else None
+        if state.trials > 1 and (value is None or value < state.prev_best):
+            return {"negative_result": True, "baseline": state.prev_best,
+                    "delta": None if value is None else value - state.prev_best}
+        return {"negative_result": False}
+
+
+class _FixedBackbone:
+    """Adds the fixed backbone architecture to every config before the live backend trains it.
+
+    The table stores the env's own configs (feature switches only), so results are keyed the
+    same in every mode.
+    """
+
+    kind = "live"
+
+    def __init__(self, inner: Any, params: Mapping[str, Any] = BACKBONE_DEFAULTS):
+        self.inner, self.params = inner, dict(params)
+
+    def evaluate(self, task: Task, config: Any, fidelity: float, seed: int) -> TrialResult:
+        import dataclasses
+
+        from agenticrs.envs.core import TrialConfig
+
+        full = TrialConfig.make(config.model, **{**self.params, **config.param_dict})
+        return dataclasses.replace(self.inner.evaluate(task, full, fidelity, seed), config=config)
+
+    def clone(self) -> "_FixedBackbone":
+        return _FixedBackbone(self.inner.clone(), self.params)
+
+    def close(self) -> None:
+        self.inner.close()

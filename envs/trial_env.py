@@ -1,0 +1,348 @@
+"""``TrialEnv``: the shared MDP shell of the Compose, AutoFeature and AutoPerf envs.
+
+One step = one trial: the action (a :class:`~agenticrs.envs.grid_space.ConditionalSpace`)
+decodes to a ``(TrialConfig, fidelity)``, the backend evaluates it, reward terms turn the
+result into a reward, the observation is updated. Subclasses provide the space, their
+backend kinds, extra observation features and extra reward terms (template methods:
+``_space``, ``_live_backend``, ``_task_features``, ``_result_features``).
+
+The layout of the flat observation (``Box(0, 10)``, every feature clipped):
+
+| slice | features |
+|-------|----------|
+| 0-6 | task meta-features (as AutoTrain: users, items, density, mean length, popularity Gini, top-1% share, text coverage) |
+| then ``n_task`` | env-specific task features (``_task_features``) |
+| then 2 | trials used / max, trials left / max |
+| then 2 | has incumbent, incumbent validation metric / scale |
+| then 4 | last trial ok, failed, validation metric / scale, log1p(live seconds) / 10 |
+| then ``len(nvec)`` | last canonical action, each index / (n - 1) |
+| then ``n_result`` | env-specific features of the last result (``_result_features``) |
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, ClassVar, Mapping, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from agenticrs.envs.autotrain import OBS_HIGH, best_known_in_table, meta_features
+from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult
+from agenticrs.envs.grid_space import ConditionalSpace
+from agenticrs.envs.rewards import EpisodeState, RewardTerm, make_reward_terms, register_reward_term
+from agenticrs.envs.suites import get_suite, task_stats
+
+
+class TrialEpisodeState(EpisodeState):
+    """:class:`EpisodeState` plus what the envs of this family add.
+
+    Attributes:
+        repaired: the last action was an invalid combination the space repaired.
+        values: the last action's active values (config choices and decisions).
+        extra: env-specific numbers reward terms read (AutoPerf's A/B outcome, multipliers...).
+    """
+
+    __slots__ = ("repaired", "values", "extra")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.repaired = False
+        self.values: dict[str, Any] = {}
+        self.extra: dict[str, float] = {}
+
+
+@register_reward_term("invalid")
+class InvalidWiring(RewardTerm):
+    """-1 when the action was an invalid combination that the space repaired, else 0."""
+
+    def update(self, result: TrialResult, state: EpisodeState) -> float:
+        return -1.0 if getattr(state, "repaired", False) else 0.0
+
+
+class TrialEnv(gym.Env):
+    """Base class; see the module docstring. Subclasses document their spec in their own docstring."""
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    env_name: ClassVar[str] = ""
+    """Short name: shipped table ``envs/tables/{env_name}__{suite}.jsonl.gz``."""
+    default_weights: ClassVar[Mapping[str, float]] = {"inner": 1.0, "cost": 0.1, "failure": 0.1, "outer": 1.0}
+    n_task_features: ClassVar[int] = 0
+    n_result_features: ClassVar[int] = 0
+
+    def __init__(
+        self,
+        backend: str | Backend = "table",
+        suite: str | TaskSuite = "synthetic",
+        split: str = "train",
+        tasks: Sequence[str] | None = None,
+        max_trials: int | None = None,
+        reward_weights: Mapping[str, float] | None = None,
+        metric_scale: float = 1.0,
+        cost_scale: float = 60.0,
+        obs_mode: str = "flat",
+        backend_kwargs: Mapping[str, Any] | None = None,
+        store: Any = None,
+        run_id: str | None = None,
+        agent: str = "",
+        render_mode: str | None = None,
+    ):
+        self.suite = get_suite(suite)
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+        pool = {"train": self.suite.train, "test": self.suite.test, "all": self.suite.tasks}[split]
+        if tasks is not None:
+            pool = tuple(self.suite.task(n) for n in tasks)
+        if not pool:
+            raise ValueError(f"suite {self.suite.name!r} has no {split} tasks")
+        self.tasks: tuple[Task, ...] = tuple(pool)
+        if max_trials is not None and max_trials < 1:
+            raise ValueError(f"max_trials must be >= 1, got {max_trials}")
+        if not metric_scale > 0 or not cost_scale > 0:
+            raise ValueError(f"metric_scale ({metric_scale}) and cost_scale ({cost_scale}) must be > 0")
+        if obs_mode not in ("flat", "dict"):
+            raise ValueError(f"obs_mode must be 'flat' or 'dict', got {obs_mode!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.max_trials_override = max_trials
+        self.metric_scale, self.cost_scale = float(metric_scale), float(cost_scale)
+        self.obs_mode, self.render_mode = obs_mode, render_mode
+        self.reward_weights = dict(self.default_weights if reward_weights is None else reward_weights)
+        self._terms = make_reward_terms(self.reward_weights)
+        self.backend = self._resolve_backend(backend, dict(backend_kwargs or {}))
+        self.store, self.run_id, self.agent = store, run_id, agent or self.env_name
+
+        self.action_space: ConditionalSpace = self._space()
+        sp = self.action_space
+        nvec = sp.nvec.astype(np.float32)
+        self._norm_action = [(sp.canonical_action(p) / np.maximum(nvec - 1, 1)).astype(np.float32)
+                             for p in range(sp.n_pairs)]
+        self._i_budget = 7 + self.n_task_features
+        self._i_action = self._i_budget + 8
+        self._i_result = self._i_action + len(sp.nvec)
+        self._n_obs = self._i_result + self.n_result_features
+        box = spaces.Box(0.0, OBS_HIGH, (self._n_obs,), np.float32)
+        self._mask = sp.mask()
+        if obs_mode == "dict":
+            self.observation_space: spaces.Space = spaces.Dict({
+                "observations": box, "action_mask": spaces.Box(0.0, 1.0, self._mask.shape, np.float32)})
+        else:
+            self.observation_space = box
+        self._task_cache: dict[str, tuple[np.ndarray, float]] = {}
+        self._obs = np.zeros(self._n_obs, dtype=np.float32)
+        self._state: TrialEpisodeState | None = None
+        self.history: list[TrialResult] = []
+
+    # ------------------------------------------------------------------ template methods
+    def _space(self) -> ConditionalSpace:
+        raise NotImplementedError
+
+    def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
+        """The env's live backend (``backend="live"``)."""
+        raise NotImplementedError
+
+    def _task_features(self, task: Task, stats: Mapping[str, float]) -> np.ndarray:
+        """``[n_task_features]`` extra task features in ``[0, OBS_HIGH]``."""
+        return np.zeros(self.n_task_features, dtype=np.float32)
+
+    def _result_features(self, result: TrialResult, state: TrialEpisodeState) -> np.ndarray:
+        """``[n_result_features]`` features of the last result in ``[0, OBS_HIGH]``."""
+        return np.zeros(self.n_result_features, dtype=np.float32)
+
+    def _on_reset(self, state: TrialEpisodeState) -> None:
+        """Hook: per-episode state of a subclass."""
+
+    def _before_terms(self, result: TrialResult, state: TrialEpisodeState) -> None:
+        """Hook: fill ``state.extra`` before the reward terms run."""
+
+    # ------------------------------------------------------------------ episode
+    @property
+    def task(self) -> Task | None:
+        return self._state.task if self._state is not None else None
+
+    @property
+    def incumbent(self) -> TrialResult | None:
+        return self._state.incumbent if self._state is not None else None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        task = self._pick_task(options)
+        meta, scale = self._task_info(task)
+        max_trials = self.max_trials_override or task.max_trials
+        st = TrialEpisodeState(task, task.metric, scale, self.cost_scale, max_trials, None)
+        self._seeds: list[int] = self.np_random.integers(0, 2**31 - 1, size=max_trials).tolist()
+        self._state = st
+        self._on_reset(st)
+        for term, _ in self._terms:
+            term.reset(task, st)
+        self.history = []
+        obs = self._obs
+        obs[:] = 0.0
+        obs[: len(meta)] = meta
+        obs[self._i_budget + 1] = 1.0
+        return self._observation(), {"task": task.name}
+
+    def step(self, action: Any):
+        st = self._state
+        if st is None:
+            raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
+        if st.terminal:
+            raise RuntimeError(f"{type(self).__name__}: the episode has ended; call reset()")
+        pid, repaired = self.action_space.lookup(action)  # ValueError here leaves the state untouched
+        config, fidelity = self.action_space.pair(pid)
+        st.repaired, st.values = repaired, self.action_space.values(pid)
+        result = self._evaluate(pid, config, fidelity, self._seeds[st.trials])
+
+        st.trials += 1
+        st.seconds += result.cost.get("seconds", 0.0)
+        st.prev_best = st.best
+        value = result.valid.get(st.metric, math.nan) if result.ok else math.nan
+        valid = value == value
+        if valid and (st.incumbent is None or value > st.best):
+            st.best, st.incumbent = value, result
+        st.terminal = st.trials >= st.max_trials
+        self.history.append(result)
+        self._before_terms(result, st)
+        terms, reward = {}, 0.0
+        for term, weight in self._terms:
+            v = term.update(result, st)
+            terms[term.name] = v
+            reward += weight * v
+
+        obs, inv = self._obs, 1.0 / st.scale
+        i = self._i_budget
+        frac = st.trials / st.max_trials
+        obs[i], obs[i + 1] = frac, 1.0 - frac
+        if st.incumbent is not None:
+            obs[i + 2], obs[i + 3] = 1.0, min(st.best * inv, OBS_HIGH)
+        obs[i + 4], obs[i + 5] = (1.0, 0.0) if result.ok else (0.0, 1.0)
+        obs[i + 6] = min(value * inv, OBS_HIGH) if valid else 0.0
+        secs = result.cost.get("seconds", 0.0)
+        obs[i + 7] = min(math.log1p(secs) * 0.1, OBS_HIGH) if secs > 0 else 0.0
+        obs[self._i_action : self._i_result] = self._norm_action[pid]
+        if self.n_result_features:
+            obs[self._i_result :] = np.clip(self._result_features(result, st), 0.0, OBS_HIGH)
+        info = {"reward_terms": terms, "result": result, "task": st.task.name, "repaired": st.repaired,
+                **({"extra": dict(st.extra)} if st.extra else {})}
+        if self.store is not None:
+            self._record(action, result, terms, reward)
+        return self._observation(), reward, st.terminal, False, info
+
+    def _evaluate(self, pid: int, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
+        """``backend.evaluate``; an exception becomes a failed trial, never a crashed episode."""
+        task = self._state.task  # type: ignore[union-attr]
+        try:
+            return self.backend.evaluate(task, config, fidelity, seed)
+        except Exception as e:  # noqa: BLE001
+            return TrialResult(config, task.name, fidelity, seed, "failed",
+                               reason=f"backend error: {type(e).__name__}: {e}",
+                               source=getattr(self.backend, "kind", "unknown"))
+
+    # ------------------------------------------------------------------ helpers
+    def table_configs(self) -> list[tuple[TrialConfig, float]]:
+        """Every ``(TrialConfig, fidelity)`` the backend may be asked for: what a table must cover."""
+        return self.action_space.enumerate()
+
+    def action_masks(self) -> np.ndarray:
+        """``[sum(nvec)]`` bool mask for sb3-contrib ``MaskablePPO`` (the union mask unless a subclass narrows it)."""
+        return self._current_mask().copy()
+
+    def _current_mask(self) -> np.ndarray:
+        """Hook: a state-dependent mask (AutoPerf masks ramp / rollback without a running experiment)."""
+        return self._mask
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        st = self._state
+        if st is None:
+            return f"{type(self).__name__}: not reset"
+        lines = [f"task {st.task.name}: {st.trials}/{st.max_trials} trials"]
+        if self.history:
+            r = self.history[-1]
+            lines.append(f"last: {r.config.param_dict} -> {r.status} {st.metric}={r.valid.get(st.metric, math.nan):.4f}")
+        if st.incumbent is not None:
+            lines.append(f"incumbent: {st.incumbent.config.param_dict} {st.metric}={st.best:.4f}")
+        return "\n".join(lines)
+
+    def _observation(self) -> Any:
+        if self.obs_mode == "dict":
+            return {"observations": self._obs.copy(), "action_mask": self._current_mask().astype(np.float32)}
+        return self._obs.copy()
+
+    def _pick_task(self, options: dict[str, Any] | None) -> Task:
+        drawn = self.tasks[int(self.np_random.integers(len(self.tasks)))]  # always draw: replays match
+        choice = (options or {}).get("task")
+        if choice is None:
+            return drawn
+        if isinstance(choice, Task):
+            return choice
+        if isinstance(choice, str):
+            return self.suite.task(choice)
+        raise TypeError(f"options['task'] must be a task name or a Task, got {type(choice).__name__}")
+
+    def _task_info(self, task: Task) -> tuple[np.ndarray, float]:
+        hit = self._task_cache.get(task.name)
+        if hit is None:
+            stats = task_stats(task, self.backend)
+            meta = np.concatenate([meta_features(stats), np.clip(self._task_features(task, stats), 0, OBS_HIGH)])
+            hit = self._task_cache[task.name] = (meta.astype(np.float32), self._scale(task) or self.metric_scale)
+        return hit
+
+    def _scale(self, task: Task) -> float | None:
+        """Best known validation metric of the task: ``backend.best_known``, else the backend's table."""
+        fn = getattr(self.backend, "best_known", None)
+        if fn is not None:
+            known = fn(task, task.metric)
+            if known:
+                return float(known)
+        table = getattr(self.backend, "table", None)
+        if callable(getattr(table, "results", None)):
+            return best_known_in_table(table, task.name, task.metric)
+        return None
+
+    def _resolve_backend(self, backend: str | Backend, kwargs: dict[str, Any]) -> Backend:
+        from agenticrs.envs.backends import make_backend, table_path
+
+        if not isinstance(backend, str):
+            if kwargs:
+                raise TypeError("backend_kwargs were given with a ready Backend instance")
+            if not callable(getattr(backend, "evaluate", None)):
+                raise TypeError(f"backend must be a kind or an object with evaluate(), got {type(backend).__name__}")
+            return backend
+        kind = backend.lower()
+        if kind == "live":
+            return self._live_backend(kwargs)
+        if kind in ("table", "surrogate") and "table" not in kwargs:
+            path = table_path(self.env_name, self.suite.name)
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"{type(self).__name__}: no table for suite {self.suite.name!r} at {path}; build one with "
+                    f"`agenticrs build-table --env {self._env_id()} --suite {self.suite.name} --out {path}`, "
+                    f"pass backend_kwargs={{'table': PATH}}, or use backend='live'")
+            kwargs["table"] = path
+        return make_backend(kind, **kwargs)
+
+    def _env_id(self) -> str:
+        return self.spec.id if self.spec is not None else type(self).__name__
+
+    def _record(self, action: Any, result: TrialResult, terms: dict[str, float], reward: float) -> None:
+        st = self._state
+        assert st is not None
+        env_id = self._env_id()
+        try:
+            self.store.add_trial(result, run_id=self.run_id, agent=self.agent, env=env_id, reward_terms=terms)
+            self.store.add_decision(
+                run_id=self.run_id, step=st.trials - 1, action=np.asarray(action).tolist(), agent=self.agent,
+                env=env_id, task=st.task.name,
+                info={"values": st.values, "fidelity": result.fidelity, "reward": reward, "best": st.best,
+                      "terminal": st.terminal, "repaired": st.repaired, **self._decision_info(result, st)},
+            )
+        except Exception as e:  # noqa: BLE001 - a full disk must not kill a training run
+            warnings.warn(f"{type(self).__name__}: could not record the trial in {self.store!r}: {e}", stacklevel=2)
+
+    def _decision_info(self, result: TrialResult, state: TrialEpisodeState) -> dict[str, Any]:
+        """Extra fields of the recorded decision (AutoFeature marks negative results here)."""
+        return {}
