@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ PUBLISHED: dict[str, tuple[float, float, float, float]] = {
 class Spec:
     """One row of the table: a registered model with its settings."""
 
+    key: str
     label: str
     model: str
     model_config: dict[str, Any] = field(default_factory=dict)
@@ -42,15 +45,15 @@ class Spec:
 
 # Settings chosen for a 2-core CPU budget; every row trains under the same protocol.
 SPECS: tuple[Spec, ...] = (
-    Spec("Pop", "pop"),
-    Spec("GRU4Rec", "gru4rec", {"embedding_dim": 64, "hidden": 64, "dropout": 0.25},
+    Spec("pop", "Pop", "pop"),
+    Spec("gru4rec", "GRU4Rec", "gru4rec", {"embedding_dim": 64, "hidden": 64, "dropout": 0.25},
          {"epochs": 40, "lr": 1e-3, "batch_size": 256, "patience": 3, "eval_every": 2}, "GRU4Rec"),
-    Spec("SASRec (BCE, 1 negative)", "sasrec", {"loss": "bce", "embedding_dim": 64, "layers": 2, "heads": 1,
+    Spec("sasrec-bce", "SASRec (BCE, 1 negative)", "sasrec", {"loss": "bce", "embedding_dim": 64, "layers": 2, "heads": 1,
          "dropout": 0.5}, {"epochs": 200, "lr": 1e-3, "batch_size": 128, "patience": 4, "eval_every": 10},
          "SASRec"),
-    Spec("SASRec (full-softmax CE)", "sasrec", {"loss": "ce", "embedding_dim": 64, "layers": 2, "heads": 1,
+    Spec("sasrec-ce", "SASRec (full-softmax CE)", "sasrec", {"loss": "ce", "embedding_dim": 64, "layers": 2, "heads": 1,
          "dropout": 0.5}, {"epochs": 60, "lr": 1e-3, "batch_size": 256, "patience": 3, "eval_every": 3}),
-    Spec("BERT4Rec", "bert4rec", {"embedding_dim": 64, "layers": 2, "heads": 2, "dropout": 0.2,
+    Spec("bert4rec", "BERT4Rec", "bert4rec", {"embedding_dim": 64, "layers": 2, "heads": 2, "dropout": 0.2,
          "mask_prob": 0.2}, {"epochs": 200, "lr": 1e-3, "batch_size": 256, "patience": 4, "eval_every": 10},
          "BERT4Rec"),
 )
@@ -118,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="beauty")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--models", default=",".join(s.label for s in SPECS),
-                   help="comma-separated row labels (default: all rows)")
+    p.add_argument("--models", default=",".join(s.key for s in SPECS),
+                   help=f"comma-separated row keys (default: all rows: {','.join(s.key for s in SPECS)})")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-seconds", type=float, default=None, help="training budget per run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -131,13 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     wanted = [s.strip() for s in args.models.split(",")]
-    specs = [s for s in SPECS if s.label in wanted]
+    specs = [s for s in SPECS if s.key in wanted]
     if len(specs) != len(wanted):
-        raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {s.label for s in SPECS})}; "
-                         f"rows: {[s.label for s in SPECS]}")
+        raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {s.key for s in SPECS})}; "
+                         f"rows: {[s.key for s in SPECS]}")
     out = Path(args.out)
     runs_dir = out / f"{args.name}_runs"
-    header = run_header("python -m agenticrs.benchmarks.recsys_beauty " + " ".join(argv or []))
+    header = run_header("python -m agenticrs.benchmarks.recsys_beauty "
+                        + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)))
     summary: dict[str, dict[str, Any]] = {}
     for spec in specs:
         runs = []
