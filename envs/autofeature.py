@@ -74,7 +74,7 @@ class AutoFeatureEnv(TrialEnv):
     | 5 | max_len | 50, 20 (history length) |
     | 6 | fusion | sum (none), concat, gating — canonicalised to sum with a single item feature |
 
-    152 canonical feature sets. *Invalid*: no item representation at all (id, text and
+    120 canonical feature sets. *Invalid*: no item representation at all (id, text and
     attributes off) is repaired to ``item_id = on``, ``info["repaired"]`` is set and the
     ``invalid`` term is -1. ``action_masks()`` is the union mask (all true: each choice is
     valid in some combination); ``action_space.mask({"item_id": False, "text": False})`` the
@@ -82,7 +82,7 @@ class AutoFeatureEnv(TrialEnv):
     ``embedding_dim=32, layers=1, loss=ce``, 8 epochs.
 
     ## Observation Space
-    ``Box(0, 10, (28,), float32)``: AutoTrain's 7 task meta-features (text coverage among them),
+    ``Box(0, 10, (26,), float32)``: AutoTrain's 7 task meta-features (text coverage among them),
     attribute coverage, log1p(median length)/5, mean/median length ratio/2, budget (2),
     incumbent (2), last trial (ok, failed, validation NDCG@10 / scale, log1p(seconds)/10),
     the last canonical action (7), and log1p(last params)/20. ``obs_mode="dict"`` adds

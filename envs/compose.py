@@ -156,7 +156,7 @@ class ComposeEnv(TrialEnv):
     Components have fixed architectures (``COMPONENT_PARAMS``), trained for 10 epochs.
 
     ## Observation Space
-    ``Box(0, 10, (30,), float32)``: AutoTrain's 7 task meta-features, attribute coverage,
+    ``Box(0, 10, (28,), float32)``: AutoTrain's 7 task meta-features, attribute coverage,
     log1p(median length)/5, budget (2), incumbent (2), last trial (ok, failed, validation
     NDCG@10 / scale, log1p(live seconds)/10), the last canonical action (8, each / (n - 1)),
     and the last pipeline's validation coverage@10, diversity@10 and log1p(ms per user).
