@@ -25,6 +25,7 @@ Writes ``benchmarks/results/surrogate.json`` and ``surrogate.md`` (with the run 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -90,6 +91,50 @@ def surrogate_tau(backend: SurrogateBackend, held_out: list[TrialResult], metric
     return {"mean": backend.kendall_tau(held_out, metric, split, per_task=True),
             "pooled": backend.kendall_tau(held_out, metric, split, per_task=False),
             "n": len(entry_means(held_out, metric, split))}
+
+
+def load_results(path: str, suite: str | None = None) -> Table:
+    """A table file, or the journal (``*.partial.jsonl``) of a build still running (read-only).
+
+    Tasks of the suite that lack meta-features in the header get them from
+    :func:`~agenticrs.envs.suites.task_stats` (shipped suite statistics), so unseen tasks can
+    be predicted from a journal too.
+    """
+    from agenticrs.envs.suites import get_suite, task_stats
+
+    if path.endswith(".partial.jsonl"):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no build journal at {path}")
+        # Never truncate a journal a build is appending to: drop the last, possibly torn, piece.
+        results = [TrialResult.from_dict(obj["result"]) for line in Path(path).read_bytes().split(b"\n")[:-1]
+                   if line.strip() and (obj := json.loads(line)).get("kind") == "result"]
+        table = Table(results, {"suite": suite or "synthetic", "partial": True})
+        table.header["_path"] = path
+    else:
+        table = load_table(path)  # cached per process: copy before adding meta-features
+        table = Table(table.results(), {**table.header, "tasks": {k: dict(v) for k, v in
+                                                                    table.header.get("tasks", {}).items()}})
+    header = table.header
+    header["suite"] = header.get("suite") or suite or "synthetic"
+    tasks = header.setdefault("tasks", {})
+    try:
+        known = {t.name: t for t in get_suite(header["suite"]).tasks}
+    except KeyError:
+        known = {}
+    for name in table.tasks:
+        if not tasks.get(name, {}).get("meta") and name in known:
+            tasks.setdefault(name, {})["meta"] = task_stats(known[name])
+    return table
+
+
+def _suite_tasks(name: str) -> tuple[list[str], list[str]]:
+    from agenticrs.envs.suites import get_suite
+
+    try:
+        suite = get_suite(name)
+    except KeyError:
+        return [], []
+    return [t.name for t in suite.train], [t.name for t in suite.test]
 
 
 # ---------------------------------------------------------------------- protocols
@@ -236,6 +281,8 @@ def markdown(out: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}  ",
         f"Table: `{t['path']}` ({t['entries']} entries, {t['results']} live results, {t['configs']} configurations, "
         f"tasks {', '.join(t['tasks'])}, fidelities {t['fidelities']})  ",
+        *([f"**Partial build**: {t['results']} live results from the journal of a build still running; rerun on "
+            "the finished table.  "] if t.get("partial") else []),
         f"Metric: {out['split']} {out['metric']}, mean over seeds per entry; tau-b per task (and fidelity), averaged "
         f"over tasks, mean ± std over {out['folds']} folds of configurations (seed {out['seed']}); HistGradientBoosting "
         f"with max_iter={out['max_iter']}.",
@@ -264,21 +311,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--max-iter", type=int, default=200, help="boosting iterations per regressor")
     ap.add_argument("--train-tasks", nargs="+", default=None, help="protocol 3 (default: the suite's train tasks)")
     ap.add_argument("--test-tasks", nargs="+", default=None, help="protocol 3 (default: the suite's test tasks)")
+    ap.add_argument("--suite", default=None,
+                    help="the table's task suite, if its header lacks it (default: the header's, else synthetic)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "surrogate.json"), help="JSON results (.md beside it)")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    table = load_table(args.table)
-    train_tasks, test_tasks = args.train_tasks, args.test_tasks
-    if train_tasks is None or test_tasks is None:
-        from agenticrs.envs.suites import get_suite
-
-        try:
-            suite = get_suite(table.header.get("suite", ""))
-            train_tasks = train_tasks or [t.name for t in suite.train if t.name in table.tasks]
-            test_tasks = test_tasks or [t.name for t in suite.test if t.name in table.tasks]
-        except KeyError:
-            train_tasks, test_tasks = train_tasks or [], test_tasks or []
+    table = load_results(args.table, args.suite)
+    suite_tasks = _suite_tasks(table.header.get("suite", ""))
+    train_tasks = args.train_tasks or [t for t in suite_tasks[0] if t in table.tasks]
+    test_tasks = args.test_tasks or [t for t in suite_tasks[1] if t in table.tasks]
     results = run_fold_protocols(table, args.folds, args.seed, args.metric, args.split, args.max_iter)
     results["unseen_tasks"] = run_task_protocol(table, train_tasks, test_tasks, args.metric, args.split,
                                                 args.max_iter)
@@ -287,7 +329,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                                                   else sys.argv[1:])])),
         "table": {"path": str(args.table), "entries": len(table), "results": sum(1 for _ in table.results()),
                   "configs": len(table.configs), "tasks": table.tasks, "fidelities": table.fidelities,
-                  "stand_in": bool(table.header.get("stand_in", False)), "build": table.header.get("build", {})},
+                  "stand_in": bool(table.header.get("stand_in", False)), "partial": bool(table.header.get("partial")),
+                  "build": table.header.get("build", {})},
         "metric": args.metric, "split": args.split, "folds": args.folds, "seed": args.seed, "max_iter": args.max_iter,
         "results": results,
     }

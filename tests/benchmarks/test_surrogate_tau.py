@@ -60,3 +60,18 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--folds must be in"):
         main(["--table", str(table), "--folds", "1", "--out", str(tmp_path / "s.json")])
     assert not (tmp_path / "s.json").exists()
+
+
+def test_reads_a_running_build_journal_without_touching_it(tmp_path: Path) -> None:
+    from agenticrs.benchmarks.surrogate_tau import load_results
+
+    results = list(structured_table(seeds=1).results())[:20]
+    journal = tmp_path / "t.jsonl.gz.partial.jsonl"
+    lines = [json.dumps({"kind": "session", "t": 0.0})] + [json.dumps({"kind": "result", "t": 1.0,
+                                                                       "result": r.to_dict()}) for r in results]
+    data = ("\n".join(lines) + "\n" + lines[1][:40]).encode()  # the builder is writing the next line
+    journal.write_bytes(data)
+    table = load_results(str(journal))
+    assert sum(1 for _ in table.results()) == 20 and table.header["partial"] is True
+    assert table.task_meta(results[0].task)["users"] > 0  # meta-features from the suite's statistics
+    assert journal.read_bytes() == data
