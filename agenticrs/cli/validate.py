@@ -87,10 +87,13 @@ def run(args: argparse.Namespace) -> int:
     table = args.table or recorded_table
     kwargs: dict[str, Any] = {}
     replay_backend: Any = args.backend
-    if live:
-        # The live backend takes no table; keep the recording's reward scale if it had one.
-        replay_backend = LiveLikeTable(table) if table is not None else "live"
+    recorded_live = str(episode.kwargs.get("backend")).lower() == "live"
+    if live and table is not None:
+        # The live backend takes no table; keep the recording's reward scale.
+        replay_backend = LiveLikeTable(table)
         kwargs["backend_kwargs"] = {}
+    elif live and not recorded_live:
+        kwargs["backend_kwargs"] = {}  # the recorded ones belong to the recorded backend kind
     elif args.table is not None:
         kwargs["backend_kwargs"] = {**(episode.kwargs.get("backend_kwargs") or {}), "table": args.table}
     elif args.backend is not None and not {str(backend).lower(), str(episode.kwargs.get("backend"))} <= TABLE_KINDS:

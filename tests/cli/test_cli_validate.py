@@ -89,3 +89,14 @@ def test_bad_input_exits_2(episode: Path, tmp_path: Path, capsys: pytest.Capture
     assert rc == 2 and "unknown env 'nope/Nothing-v0'" in err
     rc, _, err = run_cli(capsys, "validate", episode, "--table", tmp_path / "no-table.jsonl.gz")
     assert rc == 2 and "no table at" in err
+
+
+def test_live_episode_replays_live_with_its_own_backend_kwargs(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    actions = [AutoTrainSpace().encode(c).tolist() for c in CONFIGS]
+    path = tmp_path / "live.json"
+    record_episode(ENV, actions, seed=1, task="tiny", path=path,
+                   kwargs={"backend": "live", "backend_kwargs": {"isolate": False}, "suite": "cli-tiny"})
+    rc, out, err = run_cli(capsys, "validate", path)
+    assert rc == 0, out + err
+    assert "backend live" in out and "rewards reproduce" in out and "rtol 0.1" in out
