@@ -161,6 +161,8 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
             record = {"epoch": float(epoch), "train/loss": loss_sum / max(n_batches, 1)}
             record["time/epoch_seconds"] = time.perf_counter() - epoch_start
             record["time/sequences_per_second"] = len(split.train) / max(record["time/epoch_seconds"], 1e-9)
+            if hasattr(model, "train_metrics"):  # model-specific epoch statistics (e.g. LWGR's multiplier)
+                record.update(model.train_metrics())
             if epoch % config.eval_every == 0 or out_of_time or epoch == config.epochs:
                 metrics = validate()
                 record.update({f"valid/{k}": v for k, v in metrics.items()})

@@ -1,0 +1,157 @@
+"""LWGR: primal-dual multiplier, gated fusion, training on text data, nearline store and serving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agenticrs.recsys.data import load_dataset
+from agenticrs.recsys.evaluation.evaluator import evaluate
+from agenticrs.recsys.knowledge import PrimalDual, fixed_templates
+from agenticrs.recsys.knowledge.nearline import NearlineKnowledgeStore, OnlineServer, staleness_effect
+from agenticrs.recsys.models import build_config, get_model, pad_histories
+from agenticrs.recsys.training.trainer import TrainConfig, run_experiment, seed_everything, train
+
+DATA = "synthetic:users=400,items=100,seed=0,text_signal=0.9,topics=5,seq_strength=0.8"
+SMALL = dict(embedding_dim=32, encoder_layers=1, decoder_layers=1, heads=2, ff_dim=64, id_levels=2,
+             codebook_size=8, id_epochs=60, text_encoder="tfidf:dim=16", max_len=10, n_instructions=2)
+FAST = dict(epochs=5, eval_every=5, lr=3e-3, batch_size=128, progress=False, patience=0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset(DATA)
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """A full LWGR (soft instructions, constraint, gates) trained once for the module."""
+    seed_everything(0)
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users, build_config(cls, SMALL), data)
+    split = data.split()
+    logdir = tmp_path_factory.mktemp("tb")
+    result = train(model, split, TrainConfig(**FAST, logdir=str(logdir)))
+    return model.eval(), split, result, logdir
+
+
+# ---------------------------------------------------------------------- primal-dual
+def test_dual_ascent_grows_when_violated_and_decays_to_zero_when_satisfied():
+    dual = PrimalDual(epsilon=0.1, lr=0.5)
+    v = dual.violation(torch.tensor(2.5), torch.tensor(2.0))  # 2.5 > 1.1 * 2.0
+    assert float(v) == pytest.approx(0.3)
+    lams = [dual.update(v) for _ in range(3)]
+    assert lams == pytest.approx([0.15, 0.30, 0.45])
+    satisfied = dual.violation(torch.tensor(1.0), torch.tensor(2.0))  # 1.0 <= 2.2
+    lams = [dual.update(satisfied) for _ in range(3)]
+    assert lams[0] < 0.45 and lams[-1] == 0.0  # decreases, projected onto lambda >= 0
+    assert dual.update(satisfied) == 0.0
+    # The penalty's gradient reaches the knowledge path only, never the knowledge-free reference.
+    with_k, without = torch.tensor(3.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+    dual.update(1.0)
+    dual.penalty(dual.violation(with_k, without)).backward()
+    assert with_k.grad == pytest.approx(0.5) and without.grad is None
+
+
+def test_model_loss_runs_the_dual_step(data):
+    seed_everything(0)
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "epsilon": 0.0, "dual_lr": 1.0}), data)
+    batch = next(model.batches(data.split().train, 64, np.random.default_rng(0)))
+    model.train()
+    model.loss(batch)
+    stats = model.train_metrics()
+    assert stats["lwgr/lambda"] == pytest.approx(max(0.0, stats["lwgr/constraint"]), abs=1e-6)
+    off = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "constraint": False}), data)
+    off.loss(batch)
+    assert off.train_metrics()["lwgr/lambda"] == 0.0  # ablation: no multiplier
+
+
+# ---------------------------------------------------------------------- fusion
+def test_closed_gates_recover_the_knowledge_free_model(data):
+    seed_everything(0)
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "dropout": 0.0}), data).eval()
+    users, hist = torch.arange(8), pad_histories([data.sequence(u)[:4] for u in range(8)], 10)
+    targets = torch.tensor([int(data.sequence(u)[4]) for u in range(8)])
+    with torch.no_grad():
+        out = model.losses(users, hist, targets)
+        assert not torch.allclose(out["fused"], out["free"])  # open gates: knowledge changes the loss
+        model.gate[-1].bias.fill_(-1e4)
+        out = model.losses(users, hist, targets)
+    assert torch.allclose(out["fused"], out["free"], atol=1e-5)
+
+
+def test_fixed_templates_name_recent_titles(data):
+    text = data.item_text
+    (prompt,) = fixed_templates(np.array([[0, 0, 3, 7]]), text, n_items=1)
+    assert text[7].rstrip(".") in prompt and text[3].rstrip(".") not in prompt
+    assert prompt.startswith("The user recently bought:")
+
+
+# ---------------------------------------------------------------------- training
+def test_lwgr_trains_beats_pop_and_logs_fusion_metrics(data, trained):
+    model, split, result, logdir = trained
+    pop = run_experiment(data, "pop", {}, TrainConfig(progress=False)).valid["ndcg@10"]
+    assert result.best_valid["ndcg@10"] > pop + 0.05, (result.best_valid, pop)
+    last = result.history[-1]
+    for key in ("lwgr/lambda", "lwgr/constraint", "lwgr/open_gate_share"):
+        assert key in last
+    assert last["lwgr/lambda"] >= 0 and 0 <= last["lwgr/open_gate_share"] <= 1
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = EventAccumulator(str(logdir)).Reload().Tags()["scalars"]
+    assert {"lwgr/lambda", "lwgr/constraint", "lwgr/open_gate_share"} <= set(tags)
+    report = model.constraint_report(split.valid)
+    assert report["loss_fused"] > 0 and report["bound"] == pytest.approx(1.02 * report["loss_free"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, extra", [("lwgr_fixed", {}), ("lwgr", {"strategy": "end_to_end"})])
+def test_variants_train_and_beat_pop(data, name, extra):
+    pop = run_experiment(data, "pop", {}, TrainConfig(progress=False)).test["ndcg@10"]
+    res = run_experiment(data, name, {**SMALL, **extra}, TrainConfig(**FAST))
+    assert res.test["ndcg@10"] > pop, (res.test, pop)
+
+
+def test_config_errors():
+    cls = get_model("lwgr")
+    with pytest.raises(ValueError, match="'instructions'"):
+        build_config(cls, {"instructions": "loud"})
+    with pytest.raises(ValueError, match="'strategy'"):
+        build_config(cls, {"strategy": "sometimes"})
+    assert build_config(get_model("lwgr_fixed"), {}).instructions == "fixed"
+
+
+# ---------------------------------------------------------------------- deployment
+def test_nearline_store_refreshes_after_n_interactions(trained, tmp_path):
+    model, split, _, _ = trained
+    users, hists = split.test.users[:6].tolist(), split.test.histories[:6]
+    store = NearlineKnowledgeStore(model, refresh_every=2)
+    store.bootstrap(users, hists)
+    u = users[0]
+    before = store.lookup([u]).clone()
+    assert not store.observe(u, 5) and store.staleness(u) == 1
+    assert store.observe(u, 9) and store.pending == {u}
+    assert torch.equal(store.lookup([u]), before)  # stale until the nearline job runs
+    assert store.refresh() == 1 and store.staleness(u) == 0 and not store.pending
+    fresh = model.knowledge_for(torch.tensor([u]), pad_histories([np.asarray(store.histories[u])], 10))
+    assert torch.allclose(store.lookup([u]), fresh, atol=1e-6)
+    # Online path with fresh stored knowledge == full model; the store survives a save/load.
+    server = OnlineServer(model, store)
+    assert server.recommend(u, store.histories[u]) == OnlineServer(model).recommend(u, store.histories[u])
+    store.save(tmp_path / "store.npz")
+    other = NearlineKnowledgeStore(model)
+    other.load(tmp_path / "store.npz")
+    assert torch.equal(other.lookup(users), store.lookup(users))
+    with pytest.raises(KeyError, match="no stored knowledge for user"):
+        store.lookup([10**6])
+
+
+def test_staleness_zero_equals_the_evaluator(trained):
+    model, split, _, _ = trained
+    curve = staleness_effect(model, split.test, lags=(0, 3), max_users=120)
+    direct = evaluate(model, split.test, (10,), max_users=120).metrics
+    assert curve[0]["ndcg@10"] == pytest.approx(direct["ndcg@10"], abs=1e-9)
+    assert set(curve) == {0, 3}
