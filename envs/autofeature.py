@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from agenticrs.envs.backends.registry import register_backend
 from agenticrs.envs.core import Backend, Task, TrialResult
 from agenticrs.envs.grid_space import Choice, ConditionalSpace
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, register_reward_term
@@ -40,6 +41,20 @@ FEATURE_CHOICES = (
     Choice("max_len", (50, 20)),
     Choice("fusion", ("sum", "concat", "gating")),
 )
+
+
+@register_backend("autofeature-live", overwrite=True)
+def autofeature_live_backend(**kwargs: Any) -> Backend:
+    """AutoFeature's live backend: the AutoTrain LiveBackend training ``sasrec_features`` with the
+    fixed backbone (:data:`BACKBONE_DEFAULTS`) and ``full_epochs=8``; Ray works as for AutoTrain
+    (``use_ray``, ``ray_address``). ``agenticrs build-table --env agenticrs/AutoFeature-v0
+    --backend autofeature-live`` builds the shipped table with it.
+    """
+    from agenticrs.envs.backends.live import LiveBackend
+
+    kwargs.setdefault("full_epochs", FULL_EPOCHS)
+    kwargs.setdefault("agent", "autofeature")
+    return _FixedBackbone(LiveBackend(**kwargs))
 
 
 @register_reward_term("size")
@@ -131,13 +146,7 @@ class AutoFeatureEnv(TrialEnv):
         return ConditionalSpace(BACKBONE, FEATURE_CHOICES, repair=repair_features, canonicalize=canonical_fusion)
 
     def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
-        from agenticrs.envs.backends.live import LiveBackend
-
-        kwargs.setdefault("full_epochs", FULL_EPOCHS)
-        kwargs.setdefault("train_defaults", {})
-        kwargs.setdefault("env", self._env_id())
-        kwargs.setdefault("agent", "autofeature")
-        return _FixedBackbone(LiveBackend(**kwargs))
+        return autofeature_live_backend(**{"env": self._env_id(), **kwargs})
 
     def _task_features(self, task: Task, stats: Mapping[str, float]) -> np.ndarray:
         median = max(stats.get("median_length", 0.0), 1e-9)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from agenticrs.envs.backends.registry import register_backend
 from agenticrs.envs.core import Backend, Task, TrialConfig, TrialResult
 from agenticrs.envs.grid_space import Choice, ConditionalSpace, when
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, register_reward_term
@@ -52,6 +53,21 @@ def run_serving_trial(task: Task, config: TrialConfig, fidelity: float, seed: in
             "params": float(fitted.params), "p50_latency_ms": test.p50_ms, "p99_latency_ms": test.p99_ms,
             "mean_latency_ms": test.mean_ms, "memory_mb": test.memory_mb}
     return TrialResult(config, task.name, fidelity, seed, "ok", valid.metrics, test.metrics, cost, "", "live")
+
+
+@register_backend("autoperf-live", overwrite=True)
+def autoperf_live_backend(**kwargs: Any) -> Backend:
+    """AutoPerf's live backend: a FunctionBackend running :func:`run_serving_trial`.
+
+    ``base_epochs`` and ``device`` go to the trial function, the rest to the FunctionBackend
+    (``timeout_s``, ``isolate``, ``store``...). ``agenticrs build-table --env
+    agenticrs/AutoPerf-v0 --backend autoperf-live`` builds the shipped table with it.
+    """
+    from agenticrs.envs.backends.function import FunctionBackend
+
+    fn_kwargs = {k: kwargs.pop(k) for k in ("base_epochs", "device") if k in kwargs}
+    kwargs.setdefault("agent", "autoperf")
+    return FunctionBackend("agenticrs.envs.autoperf:run_serving_trial", fn_kwargs=fn_kwargs, **kwargs)
 
 
 # ---------------------------------------------------------------------- reward terms
@@ -118,7 +134,7 @@ class AutoPerfEnv(TrialEnv):
     | 4 | batch_size | 16, 1, 64 (requests per batch) | offline / launch |
     | 5 | refresh | 0 (online user state), 1, 5 (nearline refresh interval, interactions) | offline / launch |
 
-    243 serving configs (:meth:`table_configs`), 731 canonical actions.
+    243 serving configs (``action_space.enumerate()``), 731 canonical actions.
     ``action_masks()`` is state-dependent: ``ramp`` and ``rollback`` are masked while no
     experiment runs; taken anyway they do nothing and the ``invalid`` term is -1. Bad actions
     (shape, dtype, NaN, range) raise ``ValueError``, state untouched.
@@ -203,11 +219,7 @@ class AutoPerfEnv(TrialEnv):
         return ConditionalSpace("serving", SERVING_CHOICES)
 
     def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
-        from agenticrs.envs.backends.function import FunctionBackend
-
-        fn_kwargs = {k: kwargs.pop(k) for k in ("base_epochs", "device") if k in kwargs}
-        return FunctionBackend("agenticrs.envs.autoperf:run_serving_trial", fn_kwargs=fn_kwargs, env=self._env_id(),
-                               agent="autoperf", **kwargs)
+        return autoperf_live_backend(**{"env": self._env_id(), **kwargs})
 
     # ------------------------------------------------------------------ episode hooks
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -317,10 +329,6 @@ class AutoPerfEnv(TrialEnv):
         for d in ("ramp", "rollback"):
             m[self._decision_off + DECISIONS.index(d)] = False
         return m
-
-    def table_configs(self) -> list[tuple[TrialConfig, float]]:
-        """The 243 serving configs a table must cover (ramp / rollback evaluate nothing)."""
-        return [(c, f) for c, f in self.action_space.enumerate() if c.params]
 
     @property
     def experiment(self) -> Mapping[str, Any] | None:

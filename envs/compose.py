@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from agenticrs.envs.backends.registry import register_backend
 from agenticrs.envs.core import Backend, Task, TrialConfig, TrialResult
 from agenticrs.envs.grid_space import Choice, ConditionalSpace, when
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, register_reward_term
@@ -83,6 +84,21 @@ def run_compose_trial(task: Task, config: TrialConfig, fidelity: float, seed: in
             "params": float(pipe.params), "inference_ms_per_user": test.latency_ms_per_user,
             "p99_ms_per_user": test.p99_ms_per_user}
     return TrialResult(config, task.name, fidelity, seed, "ok", valid.metrics, test.metrics, cost, "", "live")
+
+
+@register_backend("compose-live", overwrite=True)
+def compose_live_backend(**kwargs: Any) -> Backend:
+    """Compose's live backend: a FunctionBackend running :func:`run_compose_trial`.
+
+    ``full_epochs``, ``device`` and ``eval_batch_size`` go to the trial function, the rest to
+    the FunctionBackend (``timeout_s``, ``isolate``, ``store``...). ``agenticrs build-table
+    --env agenticrs/Compose-v0 --backend compose-live`` builds the shipped table with it.
+    """
+    from agenticrs.envs.backends.function import FunctionBackend
+
+    fn_kwargs = {k: kwargs.pop(k) for k in ("full_epochs", "device", "eval_batch_size") if k in kwargs}
+    kwargs.setdefault("agent", "compose")
+    return FunctionBackend("agenticrs.envs.compose:run_compose_trial", fn_kwargs=fn_kwargs, **kwargs)
 
 
 # ---------------------------------------------------------------------- reward terms
@@ -211,11 +227,7 @@ class ComposeEnv(TrialEnv):
         return ConditionalSpace("pipeline", COMPOSE_CHOICES, repair=repair_wiring)
 
     def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
-        from agenticrs.envs.backends.function import FunctionBackend
-
-        fn_kwargs = {k: kwargs.pop(k) for k in ("full_epochs", "device", "eval_batch_size") if k in kwargs}
-        return FunctionBackend("agenticrs.envs.compose:run_compose_trial", fn_kwargs=fn_kwargs, env=self._env_id(),
-                               agent="compose", **kwargs)
+        return compose_live_backend(**{"env": self._env_id(), **kwargs})
 
     def _task_features(self, task: Task, stats: Mapping[str, float]) -> np.ndarray:
         return np.asarray([stats.get("attribute_coverage", 0.0), np.log1p(stats.get("median_length", 0.0)) / 5.0],

@@ -186,8 +186,13 @@ class ConditionalSpace(spaces.MultiDiscrete):
         return self._canon_actions[pid].copy()
 
     def enumerate(self) -> list[tuple[TrialConfig, float]]:
-        """Every distinct ``(TrialConfig, fidelity)`` a backend may be asked for (the table covers these)."""
-        return list(dict.fromkeys(self._pairs))
+        """Every distinct ``(TrialConfig, fidelity)`` a backend may be asked for (the table covers these).
+
+        Canonical actions whose config choices are all inactive (AutoPerf's ramp / rollback)
+        evaluate nothing and are left out.
+        """
+        has_config = any(c.in_config for c in self.choices)
+        return list(dict.fromkeys(p for p in self._pairs if p[0].params or not has_config))
 
     def encode(self, values: Mapping[str, Any], fidelity: float | None = None) -> np.ndarray:
         """The canonical action of a value dict (missing choices take index 0)."""

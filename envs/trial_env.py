@@ -241,10 +241,6 @@ class TrialEnv(gym.Env):
                                source=getattr(self.backend, "kind", "unknown"))
 
     # ------------------------------------------------------------------ helpers
-    def table_configs(self) -> list[tuple[TrialConfig, float]]:
-        """Every ``(TrialConfig, fidelity)`` the backend may be asked for: what a table must cover."""
-        return self.action_space.enumerate()
-
     def action_masks(self) -> np.ndarray:
         """``[sum(nvec)]`` bool mask for sb3-contrib ``MaskablePPO`` (the union mask unless a subclass narrows it)."""
         return self._current_mask().copy()

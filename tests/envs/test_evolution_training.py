@@ -24,7 +24,7 @@ def fake_table(env_id: str) -> Table:
     env = gym.make(env_id, backend=FakeEvolutionBackend())
     task = env.unwrapped.suite.task(TASK)
     fake = FakeEvolutionBackend()
-    results = [fake.evaluate(task, c, f, s) for c, f in env.unwrapped.table_configs() for s in range(3)]
+    results = [fake.evaluate(task, c, f, s) for c, f in env.unwrapped.action_space.enumerate() for s in range(3)]
     return Table(results, {"env": env_id, "suite": "synthetic", "fake": True})
 
 
