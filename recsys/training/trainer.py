@@ -14,7 +14,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -260,8 +260,13 @@ def run_experiment(
     model_config: dict[str, Any] | None = None,
     train_config: TrainConfig | None = None,
     split: Split | None = None,
+    after: Callable[[Recommender, Split], None] | None = None,
 ) -> ExperimentResult:
-    """Seed, build, train and test one model; the building block of the CLI and the live backend."""
+    """Seed, build, train and test one model; the building block of the CLI and the live backend.
+
+    ``after(model, split)``, when given, sees the trained model before it is dropped (e.g. a
+    benchmark's extra measurements).
+    """
     train_config = train_config or TrainConfig()
     cls = get_model(model)
     cfg = build_config(cls, model_config)
@@ -287,6 +292,8 @@ def run_experiment(
         peak_memory_mb=peak_memory_mb(device),
         epochs=result.epochs_run,
     )
+    if after is not None:  # after the cost, so extra measurements do not count in it
+        after(net, split)
     tc = dataclasses.asdict(train_config)
     tc.pop("progress", None)
     return ExperimentResult(

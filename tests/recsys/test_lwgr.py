@@ -155,3 +155,10 @@ def test_staleness_zero_equals_the_evaluator(trained):
     direct = evaluate(model, split.test, (10,), max_users=120).metrics
     assert curve[0]["ndcg@10"] == pytest.approx(direct["ndcg@10"], abs=1e-9)
     assert set(curve) == {0, 3}
+
+
+def test_run_experiment_hands_the_trained_model_to_after(data):
+    seen = {}
+    run_experiment(data, "pop", {}, TrainConfig(progress=False),
+                   after=lambda model, split: seen.update(name=model.name, n_valid=len(split.valid.targets)))
+    assert seen == {"name": "pop", "n_valid": len(data.split().valid.targets)}

@@ -1,0 +1,235 @@
+"""Generative recommendation on Amazon Beauty and Scientific: TIGER, LWGR and its ablations.
+
+Rows (one protocol, same semantic ids for every row of a dataset):
+
+* ``TIGER`` -- semantic-id encoder-decoder with trie-constrained beam search;
+* ``+ fixed-instruction knowledge`` -- ``lwgr_fixed``: KAR-style template knowledge, plain fusion;
+* ``+ soft instructions, no constraint`` -- ``lwgr`` with ``constraint=False, gates=False``;
+* ``LWGR`` -- soft instructions, per-user gates, Lagrangian fusion constraint.
+
+Protocol: leave-one-out, full ranking over all items (items outside the final beams score
+``-inf``), history items excluded, Recall/NDCG@{5,10}, mean ± std over seeds. For the
+knowledge rows the validation constraint ``L_fused <= (1 + eps) L_free`` is checked; for
+full LWGR (first seed) the nearline store's per-request latency with/without cache and the
+quality effect of stale knowledge are measured. Every (dataset, row, seed) run is written to
+``results/generative_runs/`` when it finishes, so an interrupted benchmark resumes.
+
+    python -m agenticrs.benchmarks.generative_beauty --data beauty,scientific --seeds 0,1,2
+
+A smoke run on a subsample (numbers NOT comparable to papers):
+
+    python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 0 \\
+        --subsample-users 400 --epochs 2 --set embedding_dim=32 --name generative_smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from agenticrs.benchmarks.common import RESULTS_DIR, run_header, write_json_atomic, write_text_atomic
+from agenticrs.benchmarks.recsys_beauty import summarise
+
+# TIGER (NeurIPS 2023) Table 1, Beauty: R@5, N@5, R@10, N@10.
+PUBLISHED_TIGER_BEAUTY = (0.0454, 0.0321, 0.0648, 0.0384)
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    slug: str
+    model: str
+    model_config: dict[str, Any] = field(default_factory=dict)
+
+
+ROWS: tuple[Row, ...] = (
+    Row("TIGER", "tiger", "tiger"),
+    Row("+ fixed-instruction knowledge", "fixed", "lwgr_fixed"),
+    Row("+ soft instructions, no constraint", "soft-nocon", "lwgr", {"constraint": False, "gates": False}),
+    Row("LWGR", "lwgr", "lwgr"),
+)
+# Training settings for a CPU budget; every row uses the same ones.
+TRAIN: dict[str, Any] = {"epochs": 30, "lr": 1e-3, "batch_size": 256, "patience": 3, "eval_every": 2,
+                         "valid_max_users": 2000, "eval_batch_size": 256, "ks": (5, 10, 20)}
+
+
+def subsample(dataset: Any, users: int | None) -> Any:
+    """The first ``users`` users (items, ids and text unchanged) -- for smoke runs only."""
+    if not users or users >= dataset.n_users:
+        return dataset
+    from agenticrs.recsys.data.dataset import Dataset
+
+    return Dataset.from_sequences([dataset.sequence(u) for u in range(users)], dataset.n_items,
+                                  name=f"{dataset.name}[:{users} users]", item_text=dataset.item_text,
+                                  item_ids=list(dataset.item_ids))
+
+
+def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+    from agenticrs.recsys.data import load_dataset
+    from agenticrs.recsys.knowledge.nearline import serving_latency, staleness_effect
+    from agenticrs.recsys.training import TrainConfig, run_experiment
+
+    dataset = subsample(load_dataset(data), args.subsample_users)
+    train = {**TRAIN, "seed": seed, "device": args.device, "progress": True}
+    if args.epochs is not None:
+        train["epochs"] = args.epochs
+    if args.max_seconds is not None:
+        train["max_seconds"] = args.max_seconds
+    extras: dict[str, Any] = {}
+
+    def after(model: Any, split: Any) -> None:
+        extras["prep_seconds"] = getattr(model, "prep_seconds", 0.0)
+        extras["semantic_ids"] = {"depth": model.ids.depth, "vocab": model.ids.vocab,
+                                  "max_collisions": model.ids.max_collisions}
+        if hasattr(model, "constraint_report"):
+            extras["constraint_valid"] = model.constraint_report(split.valid)
+        if row.slug == "lwgr" and seed == min(args.seed_list):
+            extras["serving"] = serving_latency(model, split.test, n_requests=args.serving_requests)
+            extras["staleness"] = {str(k): v for k, v in staleness_effect(
+                model, split.test, lags=(0, 1, 2, 4), ks=(10,), max_users=args.staleness_users).items()}
+
+    res = run_experiment(dataset, row.model, {**row.model_config, **overrides}, TrainConfig(**train), after=after)
+    out = res.to_dict()
+    history = out["train"].pop("history")
+    out["train"]["fusion_last_epoch"] = {k: v for k, v in history[-1].items() if k.startswith("lwgr/")}
+    speeds = [h["time/sequences_per_second"] for h in history if "time/sequences_per_second" in h]
+    out.update(extras, label=row.label, data=dataset.name, seed=seed,
+               sequences_per_second=statistics.median(speeds) if speeds else None)
+    return out
+
+
+def fmt(s: dict[str, Any], k: str) -> str:
+    return f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}"
+
+
+def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: argparse.Namespace) -> str:
+    m = header["machine"]
+    lines = [
+        "# Generative recommendation: TIGER, LWGR and ablations",
+        "",
+        f"Command: `{header['command']}`  ",
+        f"Date: {header['date']}  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, GPU: {m['gpu'] or 'none'}, "
+        f"torch {m['torch']} ({m['torch_threads']} threads)  ",
+        "Protocol: leave-one-out, full ranking (items outside the beams score -inf), history items excluded, "
+        "test metrics, mean ± std over seeds. Text encoder and semantic ids as in each row's config.",
+    ]
+    if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set:
+        lines.append(f"**Reduced run** (subsample_users={args.subsample_users}, epochs={args.epochs}, "
+                     f"max_seconds={args.max_seconds}, overrides={args.set}): not comparable to published numbers.")
+    for data, rows in results.items():
+        lines += ["", f"## {data}", "",
+                  "| model | seeds | R@5 | N@5 | R@10 | N@10 | train s | id prep s | ms/user | peak MB | params "
+                  "| valid L_fused / bound (holds) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for label, s in rows.items():
+            con = s.get("constraint_valid")
+            con_cell = (f"{con['loss_fused']:.3f} / {con['bound']:.3f} ({'yes' if con['holds_all'] else 'NO'})"
+                        if con else "-")
+            lines.append(f"| {label} | {len(s['seeds'])} | " + " | ".join(fmt(s, k) for k in
+                         ("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
+                         + f" | {s['train_seconds']:.0f} | {s['prep_seconds']:.0f} | {s['inference_ms_per_user']:.2f} "
+                         f"| {s['peak_memory_mb']:.0f} | {int(s['params'])} | {con_cell} |")
+        if data == "beauty":
+            p = PUBLISHED_TIGER_BEAUTY
+            lines.append(f"| TIGER (published) | - | {p[0]:.4f} | {p[1]:.4f} | {p[2]:.4f} | {p[3]:.4f} "
+                         "| - | - | - | - | - | - |")
+        if "TIGER" in rows and "LWGR" in rows:
+            t, w = rows["TIGER"]["ndcg@10"]["mean"], rows["LWGR"]["ndcg@10"]["mean"]
+            lines += ["", f"LWGR vs TIGER, NDCG@10: {100 * (w - t) / max(t, 1e-12):+.2f}%"]
+        serving = rows.get("LWGR", {}).get("serving")
+        if serving:
+            lines += ["", "Online serving (batch of one, full LWGR): "
+                      f"cached {serving['cached_ms_median']:.2f} ms median / {serving['cached_ms_p95']:.2f} p95, "
+                      f"uncached {serving['uncached_ms_median']:.2f} / {serving['uncached_ms_p95']:.2f} ms; "
+                      f"nearline {serving['nearline_ms_per_user']:.2f} ms/user ({int(serving['requests'])} requests)."]
+        stale = rows.get("LWGR", {}).get("staleness")
+        if stale:
+            lines += ["", "Staleness (knowledge missing the last k interactions): "
+                      + ", ".join(f"k={k}: N@10 {v['ndcg@10']:.4f}" for k, v in stale.items())]
+    return "\n".join(lines + [""])
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="beauty,scientific", help="comma-separated dataset names/URIs")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--rows", default=",".join(r.slug for r in ROWS), help="comma-separated row slugs")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
+    p.add_argument("--max-seconds", type=float, default=None, help="training budget per run")
+    p.add_argument("--subsample-users", type=int, default=None, help="first N users only (smoke runs)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model config override (all rows)")
+    p.add_argument("--serving-requests", type=int, default=200)
+    p.add_argument("--staleness-users", type=int, default=2000)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", default=str(RESULTS_DIR))
+    p.add_argument("--name", default="generative", help="results file stem")
+    p.add_argument("--force", action="store_true", help="rerun runs that already have results")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.seed_list = [int(s) for s in args.seeds.split(",")]
+    wanted = [s.strip() for s in args.rows.split(",")]
+    rows = [r for r in ROWS if r.slug in wanted]
+    if len(rows) != len(wanted):
+        raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {r.slug for r in ROWS})}; rows: {[r.slug for r in ROWS]}")
+    overrides = parse_set(args.set)
+    out = Path(args.out)
+    runs_dir = out / f"{args.name}_runs"
+    header = run_header("python -m agenticrs.benchmarks.generative_beauty " + " ".join(argv or []))
+    results: dict[str, dict[str, Any]] = {}
+    for data in [d.strip() for d in args.data.split(",")]:
+        results[data] = {}
+        for row in rows:
+            runs = []
+            for seed in args.seed_list:
+                path = runs_dir / f"{data}-{row.slug}-seed{seed}.json"
+                if path.exists() and not args.force:
+                    runs.append(json.loads(path.read_text()))
+                    continue
+                print(f"== {data} / {row.label} / seed {seed}", flush=True)
+                r = run_one(row, data, seed, args, overrides)
+                r["date"], r["machine"] = header["date"], header["machine"]
+                write_json_atomic(path, r)
+                print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
+                      f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
+                runs.append(r)
+            s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides}}
+            s["prep_seconds"] = statistics.fmean(r.get("prep_seconds", 0.0) for r in runs)
+            cons = [r["constraint_valid"] for r in runs if r.get("constraint_valid")]
+            if cons:
+                s["constraint_valid"] = {k: statistics.fmean(c[k] for c in cons)
+                                         for k in ("loss_free", "loss_fused", "bound", "open_gate_share")}
+                s["constraint_valid"]["holds_all"] = all(c["holds"] for c in cons)
+            for r in runs:
+                for key in ("serving", "staleness"):
+                    if r.get(key):
+                        s[key] = r[key]
+            results[data][row.label] = s
+    payload = {**header, "train": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
+               "args": {k: v for k, v in vars(args).items() if k != "seed_list"}, "results": results}
+    write_json_atomic(out / f"{args.name}.json", payload)
+    write_text_atomic(out / f"{args.name}.md", markdown(results, header, args))
+    print(markdown(results, header, args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
