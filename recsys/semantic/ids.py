@@ -15,6 +15,9 @@ import numpy as np
 
 from agenticrs.recsys.semantic.trie import SemanticIdTrie
 
+ALGORITHM_VERSION = 2
+"""Part of the cache key: bump when quantisation changes what it produces (2: dead-code restarts)."""
+
 
 @dataclass
 class SemanticIdConfig:
@@ -114,6 +117,6 @@ def build_semantic_ids(item_vectors: np.ndarray, config: SemanticIdConfig, *, ca
     if cache_key is None:
         codes = compute()
     else:
-        codes = cached_array("semantic_ids", {**cache_key, "semantic": dataclasses.asdict(config)}, compute,
-                             cache=cache)
+        key = {**cache_key, "semantic": dataclasses.asdict(config), "algorithm": ALGORITHM_VERSION}
+        codes = cached_array("semantic_ids", key, compute, cache=cache)
     return SemanticIds.from_codes(codes, config.codebook_size)

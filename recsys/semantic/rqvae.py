@@ -30,6 +30,8 @@ class RQVAEConfig:
     epochs: int = 300
     batch_size: int = 1024
     lr: float = 1e-3
+    restart_dead: bool = True
+    """Re-seed unused codes on data residuals after each epoch of the first half of training."""
     seed: int = 0
 
 
@@ -90,6 +92,24 @@ class RQVAE(nn.Module):
             residual = residual - centroids[torch.cdist(residual, centroids).argmin(1)]
         self.initialised = True
 
+    @torch.no_grad()
+    def restart_dead_codes(self, x: torch.Tensor, used: torch.Tensor, gen: torch.Generator) -> int:
+        """Move codes no item chose (``used [levels, K]`` False) onto random residuals of ``x``.
+
+        Dead codes waste id space and raise collisions; re-seeding them where the data is
+        (a common VQ remedy) keeps the codebooks in use. Returns how many were moved.
+        """
+        residual, moved = self.encoder(x), 0
+        for level in range(self.config.levels):
+            dead = (~used[level]).nonzero().squeeze(1)
+            if len(dead):
+                pick = torch.randint(len(residual), (len(dead),), generator=gen)
+                self.codebooks[level, dead] = residual[pick]
+                moved += len(dead)
+            book = self.codebooks[level]
+            residual = residual - book[torch.cdist(residual, book).argmin(1)]
+        return moved
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [n, in_dim]`` -> (total loss, codes ``[n, levels]``)."""
         z = self.encoder(x)
@@ -112,11 +132,16 @@ def train_rqvae(vectors: np.ndarray, config: RQVAEConfig) -> np.ndarray:
         model = RQVAE(x.shape[1], config)
         model.init_codebooks(x[torch.randperm(len(x), generator=gen)[: max(config.batch_size, config.codebook_size)]])
         opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-        for _ in range(config.epochs):
+        for epoch in range(config.epochs):
+            used = torch.zeros(config.levels, config.codebook_size, dtype=torch.bool)
             for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
-                loss, _ = model(x[idx])
+                loss, codes = model(x[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                used.scatter_(1, codes.T, True)
+            # Restart during the first half only, so the final codebooks have time to settle.
+            if config.restart_dead and epoch < config.epochs // 2 and len(x) >= config.codebook_size:
+                model.restart_dead_codes(x, used, gen)
         model.eval()
         return model.encode(x).numpy().astype(np.int64)
