@@ -78,3 +78,30 @@ def test_hf_encoder_without_backend_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"agenticrs\[text\]"):
         make_encoder(f"hf:{tmp_path}")
+
+
+def test_hf_encoder_wraps_a_local_sentence_transformer(tmp_path, monkeypatch):
+    """The extra's code path, with a stand-in ``sentence_transformers`` module (no model download)."""
+    import sys
+    import types
+
+    class FakeST:
+        def __init__(self, path, device=None, local_files_only=False):
+            assert local_files_only and path == str(tmp_path)
+            self.device = device
+
+        def get_sentence_embedding_dimension(self):
+            return 3
+
+        def encode(self, texts, batch_size, convert_to_numpy, show_progress_bar):
+            return np.array([[len(t), 1.0, 0.0] for t in texts])
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", types.SimpleNamespace(SentenceTransformer=FakeST))
+    (tmp_path / "config.json").write_text("{}")
+    enc = make_encoder(f"hf:{tmp_path}")
+    out = enc.encode(["abc", "", "a"])
+    assert enc.dim == 3 and out.shape == (3, 3)
+    assert np.allclose(out[1], 0) and np.allclose(np.linalg.norm(out[[0, 2]], axis=1), 1)
+    cfg = enc.config()
+    (tmp_path / "weights.bin").write_bytes(b"123")
+    assert enc.config()["files"] != cfg["files"]  # new weights, new cache identity
