@@ -44,6 +44,8 @@ class TIGERConfig(ModelConfig):
     """Hash buckets of the user token (the paper: 2000)."""
     beam_size: int = 20
     """Beams kept when decoding; items outside the final beams score ``-inf``."""
+    decode_batch: int = 128
+    """Users decoded together (bounds beam-search memory: ``decode_batch * beam_size`` memories)."""
     beam_excludes_history: bool = True
     """Forbid history items at the last decoding step, so all beams are rankable items
     (the evaluator masks history items anyway)."""
@@ -61,7 +63,7 @@ class TIGERConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         for name in ("max_len", "embedding_dim", "encoder_layers", "decoder_layers", "heads", "ff_dim",
-                     "user_buckets", "beam_size"):
+                     "user_buckets", "beam_size", "decode_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{type(self).__name__}: field {name!r} must be >= 1, got {getattr(self, name)}")
         if self.embedding_dim % self.heads:
@@ -259,5 +261,10 @@ class TIGER(Recommender):
         return out
 
     def score(self, users: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
-        memory, bias = self.context(users, histories)
-        return self.scores_from_beams(*self.generate(memory, bias, histories))
+        # Users are decoded in chunks: each beam step copies the memory once per beam.
+        chunks = []
+        for lo in range(0, len(users), self.config.decode_batch):
+            u, h = users[lo : lo + self.config.decode_batch], histories[lo : lo + self.config.decode_batch]
+            memory, bias = self.context(u, h)
+            chunks.append(self.scores_from_beams(*self.generate(memory, bias, h)))
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.n_items + 1, device=histories.device)

@@ -49,6 +49,9 @@ def test_score_shape_and_history_exclusion(data):
     assert (finite.sum(1) == 7).all() and not finite[:, 0].any()
     for u in range(5):
         assert not finite[u, data.sequence(u)[:6]].any()  # beams never propose history items
+    model.config.decode_batch = 2  # chunked decoding gives the same scores
+    with torch.no_grad():
+        assert torch.allclose(model.score(torch.arange(5), hist), scores)
 
 
 def test_needs_item_text():
