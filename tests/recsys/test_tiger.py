@@ -30,6 +30,17 @@ def test_prefix_pairs_and_histories():
     assert flat[offsets[users] + position].tolist() == [6, 7, 3]  # the targets
 
 
+def test_sample_positions_caps_targets_per_user(data):
+    cls = get_model("tiger")
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "sample_positions": 2}), data)
+    split = data.split()
+    model.fit(split)
+    users = np.concatenate([b.users.numpy() for b in model.batches(split.train, 64, np.random.default_rng(0))])
+    counts = np.bincount(users, minlength=data.n_users)
+    expected = np.minimum([max(len(s) - 1, 0) for s in split.train], 2)
+    assert (counts == expected).all()
+
+
 def test_tiger_beats_pop_and_ranks_only_valid_items(data):
     pop = run_experiment(data, "pop", {}, TrainConfig(progress=False)).test["ndcg@10"]
     res = run_experiment(data, "tiger", SMALL, TrainConfig(epochs=5, eval_every=5, lr=3e-3, batch_size=128,
