@@ -59,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
             space = env_action_space(row["id"])
             nvec = getattr(space, "nvec", None)
             short[row["id"]] = f"MultiDiscrete({nvec.tolist()})" if nvec is not None else row["action_space"]
-            if callable(getattr(space, "describe", None)):  # AutoTrain-style: canonical configurations
+            if callable(getattr(space, "enumerate", None)):  # enumerable spaces: canonical configurations
+                row["canonical_pairs"] = len(space.enumerate())
+                if callable(getattr(space, "configs", None)):
+                    row["canonical_configs"] = len(space.configs())
+            if callable(getattr(space, "describe", None)):
                 row["action_space_describe"] = space.describe()
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
@@ -69,10 +73,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = []
     for r in rows:
-        size = r.get("action_space_describe", {})
-        pairs = f"{size['canonical_configs']} configs / {size['canonical_pairs']} pairs" if size else "-"
+        pairs = str(r.get("canonical_pairs", "-"))
+        if "canonical_configs" in r:
+            pairs = f"{r['canonical_configs']} configs / {pairs} pairs"
         table.append([r["id"], ", ".join(r["backends"]) or "-", short.get(r["id"], "-"), pairs,
                       r.get("observation_space", r.get("error", "-"))])
     print(format_table(["id", "backends", "action space", "canonical", "observation space"], table))
-    print("\nentry points: " + "; ".join(f"{r['id']} = {r['entry_point']}" for r in rows))
+    print("\nentry points:")
+    for r in rows:
+        print(f"  {r['id']} = {r['entry_point']}")
     return 0

@@ -87,3 +87,4 @@ def test_envs_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
     (row,) = [r for r in json.loads(proc.stdout) if r["id"] == ENV]
     assert row["entry_point"] == "agenticrs.envs.autotrain:AutoTrainEnv"
     assert row["action_space_describe"]["family"][0] == "pop" and row["backends"] == ["table", "surrogate", "live"]
+    assert row["canonical_pairs"] == AutoTrainSpace().n_pairs
