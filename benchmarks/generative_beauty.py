@@ -118,7 +118,11 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, GPU: {m['gpu'] or 'none'}, "
         f"torch {m['torch']} ({m['torch_threads']} threads)  ",
         "Protocol: leave-one-out, full ranking (items outside the beams score -inf), history items excluded, "
-        "test metrics, mean ± std over seeds. Text encoder and semantic ids as in each row's config.",
+        "test metrics, mean ± std over seeds. Text encoder and semantic ids as in each row's config.  ",
+        "Columns: train s = wall clock of training incl. validation; id prep s = item text encoding + semantic "
+        "ids (cached on disk, so only the first run of a dataset pays it); ms/user = full-ranking test "
+        "evaluation (beam search) per user; peak MB = process peak RSS on CPU (cumulative over the runs of one "
+        "process) or CUDA peak allocation; params include buffers (frozen text vectors, id codes).",
     ]
     if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set:
         lines.append(f"**Reduced run** (subsample_users={args.subsample_users}, epochs={args.epochs}, "
