@@ -121,7 +121,7 @@ class LWGR(TIGER):
             words[PAD] = 0
             self.register_buffer("word_ids", torch.from_numpy(words), persistent=False)  # [n_items + 1, T]
             self.small_encoder = SmallTextEncoder(config.text_vocab, d)
-        else:
+        elif config.instructions == "soft":  # adapter from the frozen item vectors to the model space
             self.text_adapter = nn.Sequential(nn.Linear(text.shape[1], d), nn.GELU(), nn.Linear(d, d))
         if config.instructions == "soft":
             self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len)
@@ -132,8 +132,9 @@ class LWGR(TIGER):
         self.k_proj = nn.Linear(d, d)
         self.k_norm = nn.LayerNorm(d)
         self.k_type = nn.Parameter(torch.zeros(m, d))
-        self.gate = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, 1))
-        nn.init.constant_(self.gate[-1].bias, 2.0)  # gates start open: knowledge must earn being closed
+        if config.gates:
+            self.gate = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, 1))
+            nn.init.constant_(self.gate[-1].bias, 2.0)  # gates start open: knowledge must earn being closed
         self.align = nn.Linear(d, text.shape[1])
         self.dual = PrimalDual(config.epsilon, config.dual_lr)
         self._stats: dict[str, list[float]] = {}

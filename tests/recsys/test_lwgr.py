@@ -83,6 +83,19 @@ def test_closed_gates_recover_the_knowledge_free_model(data):
     assert torch.allclose(out["fused"], out["free"], atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["lwgr", "lwgr_fixed"])
+@pytest.mark.parametrize("strategy", ["frozen", "end_to_end"])
+def test_every_parameter_is_trained(data, name, strategy):
+    cls = get_model(name)
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "strategy": strategy}), data)
+    batch = next(model.batches(data.split().train, 64, np.random.default_rng(0)))
+    model.loss(batch).backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, dead
+    # The end-to-end strategy owns a text encoder; the frozen one reads precomputed vectors only.
+    assert hasattr(model, "small_encoder") == (strategy == "end_to_end")
+
+
 def test_fixed_templates_name_recent_titles(data):
     text = data.item_text
     (prompt,) = fixed_templates(np.array([[0, 0, 3, 7]]), text, n_items=1)
