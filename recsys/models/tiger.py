@@ -217,6 +217,54 @@ class TIGER(Recommender):
         heads = self.dec_tok.weight[1:].view(self.depth, self.vocab, -1)[: t + 1]  # tied output rows
         return torch.einsum("ntd,tvd->ntv", h, heads)
 
+    def decode_beams(self, memory: torch.Tensor, bias: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+        """Inference twin of :meth:`decode` for beam search, without copying the memory per beam.
+
+        The decoder layers' own weights are applied by hand so that the cross-attention of
+        all ``k`` beams of a user runs as one query block against that user's memory
+        (``[B, k * (t + 1)]`` queries), instead of ``B * k`` copies of the memory. Dropout is
+        not applied: call it in eval mode only.
+
+        Args:
+            memory: ``[B, S, D]``; bias: ``[B, S]`` additive key bias; prefix: ``[B, k, t]`` tokens.
+
+        Returns:
+            ``[B, k, vocab]`` logits of digit ``t``.
+        """
+        b, k, t = prefix.shape
+        d = memory.shape[-1]
+        digits = torch.arange(t + 1, device=prefix.device)
+        dec_in = torch.cat([torch.zeros(b, k, 1, dtype=torch.long, device=prefix.device),
+                            1 + digits[:t] * self.vocab + prefix], -1)
+        x = (self.dec_tok(dec_in) + self.dec_pos(digits)).view(b * k, t + 1, d)
+        causal = nn.Transformer.generate_square_subsequent_mask(t + 1, device=prefix.device)
+        key_bias = bias[:, None, None, :].to(x.dtype)  # [B, 1, 1, S], broadcast over heads and queries
+        for layer in self.decoder.layers:
+            y = layer.norm1(x)
+            x = x + layer.self_attn(y, y, y, attn_mask=causal, need_weights=False)[0]
+            x = x + self._cross_attention(layer.multihead_attn, layer.norm2(x).view(b, k * (t + 1), d), memory,
+                                          key_bias).view(b * k, t + 1, d)
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm3(x))))
+        h = self.decoder.norm(x).view(b, k, t + 1, d)[:, :, -1]  # [B, k, D]
+        head = self.dec_tok.weight[1 + t * self.vocab : 1 + (t + 1) * self.vocab]  # tied output rows [V, D]
+        return h @ head.T
+
+    @staticmethod
+    def _cross_attention(mha: nn.MultiheadAttention, queries: torch.Tensor, memory: torch.Tensor,
+                         key_bias: torch.Tensor) -> torch.Tensor:
+        """``mha`` (packed in-projection) on ``queries [B, Q, D]`` against ``memory [B, S, D]``."""
+        b, q_len, d = queries.shape
+        h = mha.num_heads
+        wq, wk, wv = mha.in_proj_weight.chunk(3)
+        bq, bk, bv = mha.in_proj_bias.chunk(3)
+
+        def heads(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+            return F.linear(x, w, bias).view(b, -1, h, d // h).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(heads(queries, wq, bq), heads(memory, wk, bk), heads(memory, wv, bv),
+                                             attn_mask=key_bias)
+        return mha.out_proj(out.transpose(1, 2).reshape(b, q_len, d))
+
     def id_loss(self, memory: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """``[B]`` per-example cross-entropy of the targets' ids (summed over digits, teacher forcing)."""
         codes = self.codes[targets]  # [B, depth]
@@ -259,7 +307,11 @@ class TIGER(Recommender):
             banned.scatter_(1, histories, True)
 
         def step(rows: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
-            return self.decode(memory[rows], bias[rows], prefix)[:, -1].log_softmax(-1)
+            if self.training:  # dropout: the reference path
+                return self.decode(memory[rows], bias[rows], prefix)[:, -1].log_softmax(-1)
+            # Beams come grouped by input, k each (rows = 0,0,..,1,1,..): decode them per input.
+            k = len(rows) // b
+            return self.decode_beams(memory, bias, prefix.view(b, k, -1)).view(b * k, -1).log_softmax(-1)
 
         return constrained_beam_search(step, self.ids.trie.to(memory.device), b, self.config.beam_size,
                                        banned=banned, device=memory.device)

@@ -65,6 +65,22 @@ def test_score_shape_and_history_exclusion(data):
         assert torch.allclose(model.score(torch.arange(5), hist), scores)
 
 
+def test_beam_decoder_matches_the_reference_decoder(data):
+    seed_everything(0)
+    cls = get_model("tiger")
+    model = cls(data.n_items, data.n_users, build_config(cls, SMALL), data).eval()
+    hist = pad_histories([data.sequence(u)[:5] for u in range(3)], 10)
+    with torch.no_grad():
+        memory, bias = model.context(torch.arange(3), hist)
+        bias[:, 1] = -2.5  # a soft (gate-like) bias must be honoured too
+        for t in range(model.depth):
+            prefix = torch.randint(0, model.vocab, (3, 4, t))
+            fast = model.decode_beams(memory, bias, prefix)
+            rows = torch.arange(3).repeat_interleave(4)
+            ref = model.decode(memory[rows], bias[rows], prefix.view(12, t))[:, -1].view(3, 4, -1)
+            assert torch.allclose(fast, ref, atol=1e-5)
+
+
 def test_needs_item_text():
     from agenticrs.recsys.data.dataset import Dataset
 
