@@ -155,7 +155,8 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
                       f"nearline {serving['nearline_ms_per_user']:.2f} ms/user ({int(serving['requests'])} requests)."]
         stale = rows.get("LWGR", {}).get("staleness")
         if stale:
-            lines += ["", "Staleness (knowledge missing the last k interactions): "
+            lines += ["", f"Staleness (first {args.staleness_users} test users; the stored knowledge misses the "
+                      "user's last k interactions, the request encodes the fresh history): "
                       + ", ".join(f"k={k}: N@10 {v['ndcg@10']:.4f}" for k, v in stale.items())]
     return "\n".join(lines + [""])
 
