@@ -175,3 +175,13 @@ def test_run_experiment_hands_the_trained_model_to_after(data):
     run_experiment(data, "pop", {}, TrainConfig(progress=False),
                    after=lambda model, split: seen.update(name=model.name, n_valid=len(split.valid.targets)))
     assert seen == {"name": "pop", "n_valid": len(data.split().valid.targets)}
+
+
+def test_serving_latency_reports_both_paths(trained):
+    from agenticrs.recsys.knowledge.nearline import serving_latency
+
+    model, split, _, _ = trained
+    out = serving_latency(model, split.test, n_requests=5, refresh_every=3)
+    assert out["requests"] == 5
+    for key in ("cached_ms_median", "cached_ms_p95", "uncached_ms_median", "uncached_ms_p95", "nearline_ms_per_user"):
+        assert out[key] > 0
