@@ -12,6 +12,8 @@ from agenticrs.cli.table import format_table
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("envs", help="list the registered environments with their spaces and backends")
     p.add_argument("--json", action="store_true", help="print the registry as JSON (one object per env)")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the README's env table (markdown, from the registry and the env docstrings)")
     p.set_defaults(func=run)
 
 
@@ -49,6 +51,31 @@ def env_action_space(env_id: str) -> Any:
         env.close()
 
 
+def _summary(entry_point: str) -> str:
+    """First line of the env class's docstring (its one-line spec)."""
+    import importlib
+
+    module, _, name = entry_point.partition(":")
+    try:
+        doc = getattr(importlib.import_module(module), name).__doc__ or ""
+    except (ImportError, AttributeError):
+        return ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def markdown_table(rows: list[dict[str, Any]], short: dict[str, str]) -> str:
+    """The README's env table: id, what it does, action / observation spaces, canonical size, backends."""
+    lines = ["| id | what | action space | canonical | observation | backends |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        canonical = str(r.get("canonical_pairs", "-"))
+        if "canonical_configs" in r:
+            canonical = f"{r['canonical_configs']} configs / {canonical} pairs"
+        cells = [f"`{r['id']}`", _summary(r["entry_point"]), f"`{short.get(r['id'], '-')}`", canonical,
+                 f"`{r.get('observation_space', '-')}`", ", ".join(r["backends"]) or "-"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     from agenticrs.envs.registration import list_envs
 
@@ -67,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
                 row["action_space_describe"] = space.describe()
     if args.json:
         print(json.dumps(rows, indent=1, default=str))
+        return 0
+    if args.markdown:
+        print(markdown_table(rows, short))
         return 0
     if not rows:
         print("no environments registered")
