@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import shlex
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,6 +164,14 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
     return "\n".join(lines + [""])
 
 
+def dataset_list(values: list[str]) -> list[str]:
+    """``["beauty,scientific", "synthetic:users=9,items=5"]`` -> three datasets (URIs are not split)."""
+    out: list[str] = []
+    for value in values:
+        out += [value.strip()] if ":" in value else [d.strip() for d in value.split(",") if d.strip()]
+    return out
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -173,7 +184,9 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="beauty,scientific", help="comma-separated dataset names/URIs")
+    p.add_argument("--data", action="append", default=None,
+                   help="dataset names, comma-separated (default beauty,scientific); a URI with ':' is taken whole "
+                        "(its parameters contain commas); repeat --data for several URIs")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--rows", default=",".join(r.slug for r in ROWS), help="comma-separated row slugs")
     p.add_argument("--device", default="auto")
@@ -198,14 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     overrides = parse_set(args.set)
     out = Path(args.out)
     runs_dir = out / f"{args.name}_runs"
-    header = run_header("python -m agenticrs.benchmarks.generative_beauty " + " ".join(argv or []))
+    shown = sys.argv[1:] if argv is None else argv
+    header = run_header("python -m agenticrs.benchmarks.generative_beauty " + " ".join(shlex.quote(a) for a in shown))
     results: dict[str, dict[str, Any]] = {}
-    for data in [d.strip() for d in args.data.split(",")]:
+    for data in dataset_list(args.data or ["beauty,scientific"]):
         results[data] = {}
         for row in rows:
             runs = []
             for seed in args.seed_list:
-                path = runs_dir / f"{data}-{row.slug}-seed{seed}.json"
+                path = runs_dir / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', data)}-{row.slug}-seed{seed}.json"
                 if path.exists() and not args.force:
                     runs.append(json.loads(path.read_text()))
                     continue
