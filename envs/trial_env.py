@@ -1,10 +1,11 @@
-"""``TrialEnv``: the shared MDP shell of the Compose, AutoFeature and AutoPerf envs.
+"""``TrialEnv``: the shared MDP shell of the AutoTrain, Compose, AutoFeature and AutoPerf envs.
 
-One step = one trial: the action (a :class:`~agenticrs.envs.grid_space.ConditionalSpace`)
+One step = one trial: the action (by default a :class:`~agenticrs.envs.grid_space.ConditionalSpace`)
 decodes to a ``(TrialConfig, fidelity)``, the backend evaluates it, reward terms turn the
 result into a reward, the observation is updated. Subclasses provide the space, their
 backend kinds, extra observation features and extra reward terms (template methods:
-``_space``, ``_live_backend``, ``_task_features``, ``_result_features``).
+``_space``, ``_live_backend``, ``_task_features``, ``_result_features``; AutoTrain also
+overrides the lower-level hooks ``_decode``, ``_new_state``, ``_write_result_features``...).
 
 The layout of the flat observation (``Box(0, 10)``, every feature clipped):
 
@@ -13,6 +14,7 @@ The layout of the flat observation (``Box(0, 10)``, every feature clipped):
 | 0-6 | task meta-features (as AutoTrain: users, items, density, mean length, popularity Gini, top-1% share, text coverage) |
 | then ``n_task`` | env-specific task features (``_task_features``) |
 | then 2 | trials used / max, trials left / max |
+| then 2 | only with ``seconds_budget``: seconds used / max_seconds, seconds left / max_seconds (0 and 1 without a second budget) |
 | then 2 | has incumbent, incumbent validation metric / scale |
 | then 4 | last trial ok, failed, validation metric / scale, log1p(live seconds) / 10 |
 | then ``len(nvec)`` | last canonical action, each index / (n - 1) |
@@ -29,11 +31,74 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agenticrs.envs.autotrain import OBS_HIGH, best_known_in_table, meta_features
 from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult
 from agenticrs.envs.grid_space import ConditionalSpace
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, make_reward_terms, register_reward_term
 from agenticrs.envs.suites import get_suite, task_stats
+
+OBS_HIGH = 10.0
+"""Every observation feature is clipped to ``[0, OBS_HIGH]``."""
+
+META_FEATURES = ("log_users", "log_items", "neg_log10_density", "log_mean_length", "popularity_gini",
+                 "top1pct_share", "text_coverage")
+
+
+def meta_features(stats: Mapping[str, float]) -> np.ndarray:
+    """``[7]`` float32 task meta-features from ``Dataset.stats()``, scaled to roughly ``[0, 1]``."""
+    density = max(float(stats.get("density", 0.0)), 1e-12)
+    return np.asarray([
+        math.log1p(stats.get("users", 0.0)) / 10.0,
+        math.log1p(stats.get("items", 0.0)) / 10.0,
+        -math.log10(density) / 5.0,
+        math.log1p(stats.get("mean_length", 0.0)) / 5.0,
+        stats.get("popularity_gini", 0.0),
+        stats.get("top1pct_share", 0.0),
+        stats.get("text_coverage", 0.0),
+    ], dtype=np.float32).clip(0.0, OBS_HIGH)
+
+
+def best_known_in_table(table: Any, task: str, metric: str) -> float | None:
+    """Best mean-over-seeds ``metric`` of any (config, fidelity) entry of ``task`` in a table."""
+    sums: dict[tuple[str, float], list[float]] = {}
+    for r in table.results():
+        if r.task == task and r.status == "ok" and metric in r.valid:
+            acc = sums.setdefault((r.config.key(), r.fidelity), [0.0, 0.0])
+            acc[0] += r.valid[metric]
+            acc[1] += 1
+    best = max((s / n for s, n in sums.values()), default=None)
+    return best if best is not None and best > 0 else None
+
+
+_TABLE_SCALES: dict[tuple[str, str, str], float | None] = {}
+
+
+def backend_scale(task: Task, backend: Any, shipped_env: str | None = None, suite: str = "") -> float | None:
+    """The task's best known validation metric, used to normalise metrics and rewards.
+
+    Order: ``backend.best_known(task, metric)``; the backend's own table (``backend.table``,
+    table and surrogate backends); with ``shipped_env``, the shipped table
+    ``envs/tables/{shipped_env}__{suite}.jsonl.gz`` (scanned once per process and task).
+    ``None`` if unknown.
+    """
+    fn = getattr(backend, "best_known", None)
+    if fn is not None:
+        known = fn(task, task.metric)
+        if known:
+            return float(known)
+    table = getattr(backend, "table", None)
+    if callable(getattr(table, "results", None)):
+        return best_known_in_table(table, task.name, task.metric)
+    if shipped_env is None:
+        return None
+    from agenticrs.envs.backends.table import load_table, table_path
+
+    path = table_path(shipped_env, suite)
+    if not path.exists():
+        return None
+    key = (str(path), task.name, task.metric)
+    if key not in _TABLE_SCALES:  # one scan of the shipped table per process and task
+        _TABLE_SCALES[key] = best_known_in_table(load_table(path), task.name, task.metric)
+    return _TABLE_SCALES[key]
 
 
 class TrialEpisodeState(EpisodeState):
@@ -69,8 +134,12 @@ class TrialEnv(gym.Env):
     env_name: ClassVar[str] = ""
     """Short name: shipped table ``envs/tables/{env_name}__{suite}.jsonl.gz``."""
     default_weights: ClassVar[Mapping[str, float]] = {"inner": 1.0, "cost": 0.1, "failure": 0.1, "outer": 1.0}
+    registry_id: ClassVar[str] = ""
+    """The registered id named in the missing-table message (``""``: the instance's spec id or class name)."""
     n_task_features: ClassVar[int] = 0
     n_result_features: ClassVar[int] = 0
+    seconds_budget: ClassVar[bool] = False
+    """Two more budget features (seconds used / left); AutoTrain's ``max_seconds`` budget."""
 
     def __init__(
         self,
@@ -117,10 +186,11 @@ class TrialEnv(gym.Env):
         self.action_space: ConditionalSpace = self._space()
         sp = self.action_space
         nvec = sp.nvec.astype(np.float32)
-        self._norm_action = [(sp.canonical_action(p) / np.maximum(nvec - 1, 1)).astype(np.float32)
-                             for p in range(sp.n_pairs)]
+        # Normalised canonical action of every pair, for the "last action" features.
+        self._norm_action = [(a / np.maximum(nvec - 1, 1)).astype(np.float32) for a in self._canonical_actions()]
         self._i_budget = 7 + self.n_task_features
-        self._i_action = self._i_budget + 8
+        self._i_incumbent = self._i_budget + (4 if self.seconds_budget else 2)
+        self._i_action = self._i_incumbent + 6
         self._i_result = self._i_action + len(sp.nvec)
         self._n_obs = self._i_result + self.n_result_features
         box = spaces.Box(0.0, OBS_HIGH, (self._n_obs,), np.float32)
@@ -133,11 +203,28 @@ class TrialEnv(gym.Env):
         self._task_cache: dict[str, tuple[np.ndarray, float]] = {}
         self._obs = np.zeros(self._n_obs, dtype=np.float32)
         self._state: TrialEpisodeState | None = None
+        self._pid = -1  # pair id of the last action (subclass hooks read it)
         self.history: list[TrialResult] = []
 
     # ------------------------------------------------------------------ template methods
     def _space(self) -> ConditionalSpace:
         raise NotImplementedError
+
+    def _canonical_actions(self) -> Sequence[np.ndarray]:
+        """``[n_pairs]`` canonical action (``[len(nvec)]`` ints) of every pair id."""
+        sp = self.action_space
+        return [sp.canonical_action(p) for p in range(sp.n_pairs)]
+
+    def _decode(self, action: Any, state: EpisodeState) -> tuple[int, TrialConfig, float]:
+        """``action -> (pair id, config, fidelity)``; raises ``ValueError`` before touching any state."""
+        pid, repaired = self.action_space.lookup(action)
+        config, fidelity = self.action_space.pair(pid)
+        state.repaired, state.values = repaired, self.action_space.values(pid)  # type: ignore[attr-defined]
+        return pid, config, fidelity
+
+    def _new_state(self, task: Task, scale: float, max_trials: int) -> EpisodeState:
+        """The episode state reward terms read."""
+        return TrialEpisodeState(task, task.metric, scale, self.cost_scale, max_trials, None)
 
     def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
         """The env's live backend (``backend="live"``)."""
@@ -157,13 +244,25 @@ class TrialEnv(gym.Env):
     def _before_terms(self, result: TrialResult, state: TrialEpisodeState) -> None:
         """Hook: fill ``state.extra`` before the reward terms run."""
 
+    def _write_result_features(self, obs: np.ndarray, result: TrialResult, state: EpisodeState) -> None:
+        """Write ``obs[_i_result:]`` (default: ``_result_features``, clipped); in place, for speed."""
+        if self.n_result_features:
+            obs[self._i_result :] = np.clip(self._result_features(result, state), 0.0, OBS_HIGH)  # type: ignore[arg-type]
+
+    def _step_info(self, result: TrialResult, state: TrialEpisodeState, terms: dict[str, float]) -> dict[str, Any]:
+        """The ``info`` dict of ``step``."""
+        return {"reward_terms": terms, "result": result, "task": state.task.name, "repaired": state.repaired,
+                **({"extra": dict(state.extra)} if state.extra else {})}
+
     # ------------------------------------------------------------------ episode
     @property
     def task(self) -> Task | None:
+        """The current episode's task (``None`` before the first reset)."""
         return self._state.task if self._state is not None else None
 
     @property
     def incumbent(self) -> TrialResult | None:
+        """The best trial on validation so far (``None`` before any valid trial)."""
         return self._state.incumbent if self._state is not None else None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -171,9 +270,10 @@ class TrialEnv(gym.Env):
         task = self._pick_task(options)
         meta, scale = self._task_info(task)
         max_trials = self.max_trials_override or task.max_trials
-        st = TrialEpisodeState(task, task.metric, scale, self.cost_scale, max_trials, None)
+        st = self._new_state(task, scale, max_trials)
+        # One seed per trial, drawn up front: the same reset seed gives the same trial seeds.
         self._seeds: list[int] = self.np_random.integers(0, 2**31 - 1, size=max_trials).tolist()
-        self._state = st
+        self._state = st  # type: ignore[assignment]
         self._on_reset(st)
         for term, _ in self._terms:
             term.reset(task, st)
@@ -182,6 +282,8 @@ class TrialEnv(gym.Env):
         obs[:] = 0.0
         obs[: len(meta)] = meta
         obs[self._i_budget + 1] = 1.0
+        if self.seconds_budget:
+            obs[self._i_budget + 3] = 1.0
         return self._observation(), {"task": task.name}
 
     def step(self, action: Any):
@@ -190,19 +292,20 @@ class TrialEnv(gym.Env):
             raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
         if st.terminal:
             raise RuntimeError(f"{type(self).__name__}: the episode has ended; call reset()")
-        pid, repaired = self.action_space.lookup(action)  # ValueError here leaves the state untouched
-        config, fidelity = self.action_space.pair(pid)
-        st.repaired, st.values = repaired, self.action_space.values(pid)
+        pid, config, fidelity = self._decode(action, st)  # ValueError here leaves the state untouched
+        self._pid = pid
         result = self._evaluate(pid, config, fidelity, self._seeds[st.trials])
 
+        # ---- bookkeeping (EpisodeState is what reward terms read)
+        secs = result.cost.get("seconds", 0.0)
         st.trials += 1
-        st.seconds += result.cost.get("seconds", 0.0)
+        st.seconds += secs
         st.prev_best = st.best
         value = result.valid.get(st.metric, math.nan) if result.ok else math.nan
-        valid = value == value
+        valid = value == value  # not NaN: the trial produced the metric
         if valid and (st.incumbent is None or value > st.best):
             st.best, st.incumbent = value, result
-        st.terminal = st.trials >= st.max_trials
+        st.terminal = st.trials >= st.max_trials or (st.max_seconds is not None and st.seconds >= st.max_seconds)
         self.history.append(result)
         self._before_terms(result, st)
         terms, reward = {}, 0.0
@@ -211,21 +314,24 @@ class TrialEnv(gym.Env):
             terms[term.name] = v
             reward += weight * v
 
+        # ---- observation, updated in place (scalar writes: the cheapest way into a float32 array)
         obs, inv = self._obs, 1.0 / st.scale
         i = self._i_budget
         frac = st.trials / st.max_trials
         obs[i], obs[i + 1] = frac, 1.0 - frac
+        if self.seconds_budget and st.max_seconds is not None:
+            sfrac = st.seconds / st.max_seconds
+            sfrac = sfrac if sfrac < 1.0 else 1.0
+            obs[i + 2], obs[i + 3] = sfrac, 1.0 - sfrac
+        i = self._i_incumbent
         if st.incumbent is not None:
-            obs[i + 2], obs[i + 3] = 1.0, min(st.best * inv, OBS_HIGH)
-        obs[i + 4], obs[i + 5] = (1.0, 0.0) if result.ok else (0.0, 1.0)
-        obs[i + 6] = min(value * inv, OBS_HIGH) if valid else 0.0
-        secs = result.cost.get("seconds", 0.0)
-        obs[i + 7] = min(math.log1p(secs) * 0.1, OBS_HIGH) if secs > 0 else 0.0
+            obs[i], obs[i + 1] = 1.0, min(st.best * inv, OBS_HIGH)
+        obs[i + 2], obs[i + 3] = (1.0, 0.0) if result.ok else (0.0, 1.0)
+        obs[i + 4] = min(value * inv, OBS_HIGH) if valid else 0.0
+        obs[i + 5] = min(math.log1p(secs) * 0.1, OBS_HIGH) if secs > 0 else 0.0
         obs[self._i_action : self._i_result] = self._norm_action[pid]
-        if self.n_result_features:
-            obs[self._i_result :] = np.clip(self._result_features(result, st), 0.0, OBS_HIGH)
-        info = {"reward_terms": terms, "result": result, "task": st.task.name, "repaired": st.repaired,
-                **({"extra": dict(st.extra)} if st.extra else {})}
+        self._write_result_features(obs, result, st)
+        info = self._step_info(result, st, terms)
         if self.store is not None:
             self._record(action, result, terms, reward)
         return self._observation(), reward, st.terminal, False, info
@@ -289,15 +395,7 @@ class TrialEnv(gym.Env):
 
     def _scale(self, task: Task) -> float | None:
         """Best known validation metric of the task: ``backend.best_known``, else the backend's table."""
-        fn = getattr(self.backend, "best_known", None)
-        if fn is not None:
-            known = fn(task, task.metric)
-            if known:
-                return float(known)
-        table = getattr(self.backend, "table", None)
-        if callable(getattr(table, "results", None)):
-            return best_known_in_table(table, task.name, task.metric)
-        return None
+        return backend_scale(task, self.backend)
 
     def _resolve_backend(self, backend: str | Backend, kwargs: dict[str, Any]) -> Backend:
         from agenticrs.envs.backends import make_backend, table_path
@@ -316,7 +414,7 @@ class TrialEnv(gym.Env):
             if not path.exists():
                 raise FileNotFoundError(
                     f"{type(self).__name__}: no table for suite {self.suite.name!r} at {path}; build one with "
-                    f"`agenticrs build-table --env {self._env_id()} --suite {self.suite.name} --out {path}`, "
+                    f"`agenticrs build-table --env {self.registry_id or self._env_id()} --suite {self.suite.name} --out {path}`, "
                     f"pass backend_kwargs={{'table': PATH}}, or use backend='live'")
             kwargs["table"] = path
         return make_backend(kind, **kwargs)
@@ -332,12 +430,15 @@ class TrialEnv(gym.Env):
             self.store.add_trial(result, run_id=self.run_id, agent=self.agent, env=env_id, reward_terms=terms)
             self.store.add_decision(
                 run_id=self.run_id, step=st.trials - 1, action=np.asarray(action).tolist(), agent=self.agent,
-                env=env_id, task=st.task.name,
-                info={"values": st.values, "fidelity": result.fidelity, "reward": reward, "best": st.best,
-                      "terminal": st.terminal, "repaired": st.repaired, **self._decision_info(result, st)},
+                env=env_id, task=st.task.name, info=self._decision_record(result, st, reward),
             )
         except Exception as e:  # noqa: BLE001 - a full disk must not kill a training run
             warnings.warn(f"{type(self).__name__}: could not record the trial in {self.store!r}: {e}", stacklevel=2)
+
+    def _decision_record(self, result: TrialResult, st: TrialEpisodeState, reward: float) -> dict[str, Any]:
+        """The ``info`` of the recorded decision."""
+        return {"values": st.values, "fidelity": result.fidelity, "reward": reward, "best": st.best,
+                "terminal": st.terminal, "repaired": st.repaired, **self._decision_info(result, st)}
 
     def _decision_info(self, result: TrialResult, state: TrialEpisodeState) -> dict[str, Any]:
         """Extra fields of the recorded decision (AutoFeature marks negative results here)."""
