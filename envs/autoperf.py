@@ -267,6 +267,8 @@ class AutoPerfEnv(TrialEnv):
         if decision in LAUNCH_SHARE:
             if result.ok:
                 self._treat, self._share = result, LAUNCH_SHARE[decision]
+        elif decision == "offline":
+            pass  # always valid; a running experiment goes on
         elif self._treat is None:
             st.repaired = True  # ramp / rollback without an experiment: masked, a no-op if taken
         elif decision == "rollback":

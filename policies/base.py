@@ -13,9 +13,12 @@ so a PPO checkpoint (:class:`~agenticrs.policies.checkpoint.CheckpointPolicy`) a
 baseline (:class:`Searcher`, ask/tell) are interchangeable in the benchmark runner.
 
 A :class:`Searcher` ignores observations: ``act`` is ``ask()`` and ``observe`` is
-``tell(action, info["result"])``. It always proposes *canonical* actions of the env's
-:class:`~agenticrs.envs.spaces.AutoTrainSpace` (inapplicable dimensions at index 0), so
-every proposal passes the env's action mask.
+``tell(action, info["result"])``. It works on every registered env through a
+:class:`~agenticrs.policies.search_space.SearchSpace` view of the env's action space
+(AutoTrain's :class:`~agenticrs.envs.spaces.AutoTrainSpace`, the other envs'
+:class:`~agenticrs.envs.grid_space.ConditionalSpace`) and always proposes *canonical*
+actions (inapplicable choices at index 0, never a repaired one), so every proposal passes
+the env's action mask.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from agenticrs.envs.core import TrialConfig, TrialResult
-from agenticrs.envs.spaces import AutoTrainSpace
+from agenticrs.policies.search_space import SearchSpace, search_space
 
 
 class Policy(ABC):
@@ -80,13 +83,11 @@ def episode_budget(env: gym.Env) -> Budget:
     return Budget(int(trials), seconds if seconds is not None else task.max_seconds)
 
 
-def autotrain_space(env: gym.Env) -> AutoTrainSpace:
-    """The env's :class:`AutoTrainSpace`; search baselines need its decoder and masks."""
-    space = env.unwrapped.action_space
-    if not isinstance(space, AutoTrainSpace):
-        raise TypeError(f"search baselines need an AutoTrainSpace action space, "
-                        f"got {type(space).__name__} from {type(env.unwrapped).__name__}")
-    return space
+def env_search_space(env: gym.Env) -> SearchSpace:
+    """The :class:`SearchSpace` view of the env's action space, labelled with the env's id."""
+    u = env.unwrapped
+    label = getattr(u.spec, "id", None) or type(u).__name__
+    return search_space(u.action_space, label)
 
 
 class BudgetExhausted(RuntimeError):
@@ -114,7 +115,7 @@ class Searcher(Policy):
 
     def __init__(self, metric: str | None = None):
         self.metric_override = metric
-        self.space: AutoTrainSpace | None = None
+        self.space: SearchSpace | None = None
         self.pairs: list[tuple[TrialConfig, float]] = []
         self.budget = Budget(1)
         self.rng = np.random.default_rng(0)
@@ -124,10 +125,13 @@ class Searcher(Policy):
         self.metric = metric or "ndcg@10"
 
     # ------------------------------------------------------------------ ask/tell API
-    def reset(self, space: AutoTrainSpace, budget: Budget, seed: int, metric: str = "ndcg@10") -> None:
-        """Start a new search on ``space`` under ``budget`` (independent of any env)."""
-        self.space = space
-        self.pairs = space.enumerate()
+    def reset(self, space: Any, budget: Budget, seed: int, metric: str = "ndcg@10") -> None:
+        """Start a new search on ``space`` under ``budget`` (independent of any env).
+
+        ``space``: an ``AutoTrainSpace``, a ``ConditionalSpace`` or a :class:`SearchSpace` view.
+        """
+        self.space = search_space(space)
+        self.pairs = self.space.pairs
         self.budget = budget
         self.rng = np.random.default_rng(seed)
         self.metric = self.metric_override or metric
@@ -158,7 +162,7 @@ class Searcher(Policy):
     # ------------------------------------------------------------------ Policy API
     def begin(self, env: gym.Env, seed: int) -> None:
         task = env.unwrapped.task
-        self.reset(autotrain_space(env), episode_budget(env), seed, task.metric if task is not None else "ndcg@10")
+        self.reset(env_search_space(env), episode_budget(env), seed, task.metric if task is not None else "ndcg@10")
 
     def act(self, obs: Any) -> np.ndarray:
         return self.ask()
@@ -181,7 +185,8 @@ class Searcher(Policy):
     def candidates(self, fidelity_index: int | None = 0) -> list[int]:
         """Pair ids at one fidelity (index into ``space.fidelities``; ``None``: all pairs).
 
-        Closed-form families have only the canonical fidelity, so they appear at index 0 only.
+        Fixed-fidelity configurations (AutoTrain's closed-form families) have only the
+        canonical fidelity, so they appear at index 0 only.
         """
         assert self.space is not None
         if fidelity_index is None:
@@ -192,12 +197,11 @@ class Searcher(Policy):
     def action_of(self, pid: int) -> np.ndarray:
         """The canonical action of pair ``pid``."""
         assert self.space is not None
-        config, fidelity = self.pairs[pid]
-        return self.space.encode(config, fidelity)
+        return self.space.action_of(pid)
 
     def pair_of(self, config: TrialConfig, fidelity: float) -> int:
         assert self.space is not None
-        return self.space.pair_id(self.space.encode(config, fidelity))
+        return self.space.pair_of(config, fidelity)
 
     def random_unseen(self, pool: list[int]) -> int:
         """A uniformly drawn pair id of ``pool`` not evaluated yet (any of ``pool`` once all are)."""

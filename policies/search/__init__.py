@@ -8,6 +8,14 @@
 ``halving``    successive halving over the fidelity dimension (low fidelity first)
 =============  ====================================================================
 
+Every baseline runs on every registered env through the env's
+:class:`~agenticrs.policies.search_space.SearchSpace` view (AutoTrain's ``AutoTrainSpace``,
+the other envs' ``ConditionalSpace``): it proposes only canonical, unrepaired, unmasked
+actions and spends exactly the episode's trial budget. ``halving`` needs a fidelity
+dimension (AutoTrain); on an env without one it raises ``ValueError`` naming the env.
+AutoPerf's experiment decisions are not searched: the baselines evaluate configurations
+offline there.
+
 ``make_searcher("tpe", n_startup_trials=5)`` builds one by name; ``register_searcher``
 adds your own.
 """

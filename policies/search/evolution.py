@@ -56,20 +56,6 @@ class RegularizedEvolution(Searcher):
         self._members.append((pid, value))  # deque(maxlen): appending removes the oldest
 
     def _mutate(self, pid: int) -> int:
-        """Change one applicable dimension (family included, fidelity excluded) of ``pid``."""
+        """Change one applicable choice (family included, fidelity excluded) of ``pid``."""
         assert self.space is not None
-        action = self.action_of(pid)
-        family = int(action[0])
-        mask = self.space.mask(family)
-        offsets = np.concatenate([[0], np.cumsum(self.space.nvec)])
-        # Dimensions with a choice for this family (the family dimension itself always).
-        dims = [d for d in range(len(action) - 1)
-                if self.space.nvec[d] > 1 and (d == 0 or mask[offsets[d]:offsets[d + 1]].sum() > 1)]
-        if not dims:  # a one-configuration space: nothing to mutate
-            return pid
-        d = int(dims[int(self.rng.integers(len(dims)))])
-        n = int(self.space.nvec[d])
-        action[d] = (action[d] + 1 + int(self.rng.integers(n - 1))) % n  # any other value
-        action[-1] = 0  # full fidelity
-        config, fidelity = self.space.decode(action)  # canonicalises dimensions the new family ignores
-        return self.pair_of(config, fidelity)
+        return self.space.mutate(pid, self.rng)

@@ -1,7 +1,9 @@
 """Grid search over the full-fidelity configurations, model families interleaved.
 
 A plain nested loop would spend a small budget on the first family's grid; interleaving
-the families (round robin) makes any prefix of the grid cover every family.
+the families (round robin) makes any prefix of the grid cover every family. On a
+``ConditionalSpace`` env the groups are the values of the first searched choice
+(Compose: the first recall agent; see :meth:`SearchSpace.group`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from agenticrs.policies.base import Searcher
 
 
 class GridSearch(Searcher):
-    """Every configuration at one fidelity, families round robin.
+    """Every configuration at one fidelity, families (top-level choices) round robin.
 
     Args:
         shuffle: permute each family's grid with the episode seed (``False``: enumeration
@@ -28,9 +30,10 @@ class GridSearch(Searcher):
         self.fidelity_index = fidelity_index
 
     def _setup(self) -> None:
-        by_family: dict[str, list[int]] = {}
+        assert self.space is not None
+        by_family: dict[object, list[int]] = {}
         for pid in self.candidates(self.fidelity_index):
-            by_family.setdefault(self.pairs[pid][0].model, []).append(pid)
+            by_family.setdefault(self.space.group(pid), []).append(pid)
         queues = []
         for pids in by_family.values():
             queues.append([pids[i] for i in self.rng.permutation(len(pids))] if self.shuffle else list(pids))

@@ -5,6 +5,10 @@ A bracket evaluates ``n`` random configurations at the lowest fidelity, promotes
 trial budget left (the largest ``n`` whose rungs fit) and repeat while budget remains.
 Closed-form families (Pop, ItemKNN) have no fidelity: their first result is already a
 full one, so they are promoted without spending another trial.
+
+It needs a fidelity dimension: on a space without one (Compose, AutoFeature, AutoPerf)
+:meth:`SuccessiveHalving.reset` raises ``ValueError`` naming the env, rather than silently
+running random search under the ``halving`` name.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ class SuccessiveHalving(Searcher):
     def _setup(self) -> None:
         assert self.space is not None
         sp = self.space
+        if not sp.has_fidelity:
+            raise ValueError(f"successive halving needs a fidelity dimension; {sp.label} has a single fidelity "
+                             f"{sp.fidelities}: use random, grid, evolution or tpe there")
         # Fidelity indices from the lowest to the highest fraction of training.
         self._rung_fid = sorted(range(len(sp.fidelities)), key=lambda i: sp.fidelities[i])
         self._queue: list[int] = []  # pair ids to propose in the current rung
@@ -65,7 +72,7 @@ class SuccessiveHalving(Searcher):
         return self.pair_of(config, self.space.fidelities[self._rung_fid[rung]])  # type: ignore[union-attr]
 
     def _closed_form(self, full_pid: int) -> bool:
-        return self.pairs[full_pid][0].model in self.space.closed_form  # type: ignore[union-attr]
+        return self.space.fixed_fidelity(full_pid)  # type: ignore[union-attr]
 
     def _new_bracket(self) -> None:
         left = self.budget.max_trials - self._asked

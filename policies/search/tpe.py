@@ -1,7 +1,8 @@
 """TPE (Bergstra et al. 2011) through Optuna's ask/tell interface, on the conditional space.
 
-The family is suggested first; then only the dimensions that apply to it (define-by-run),
-so TPE never models choices the family ignores. A configuration suggested again is told its
+The family (first choice) is suggested first; then only the dimensions that apply given the
+earlier choices (define-by-run, :meth:`SearchSpace.suggest`), so TPE never models choices
+that are ignored. A configuration suggested again is told its
 earlier value without spending a trial, and TPE is asked again.
 """
 
@@ -50,17 +51,7 @@ class TPESearch(Searcher):
 
     def _suggest(self, trial: Any) -> int:
         assert self.space is not None
-        sp = self.space
-        family = trial.suggest_categorical("family", list(sp.families))
-        f = sp.families.index(family)
-        action = np.zeros(len(sp.nvec), dtype=np.int64)
-        action[0] = f
-        mask = sp.mask(f)
-        offsets = np.concatenate([[0], np.cumsum(sp.nvec)])
-        for d, dim in enumerate(sp.dims, start=1):
-            if mask[offsets[d]:offsets[d + 1]].sum() > 1:
-                action[d] = trial.suggest_categorical(dim.name, list(range(len(dim.choices))))
-        return self.pair_of(*sp.decode(action))
+        return self.space.suggest(trial)
 
     def _ask(self) -> np.ndarray:
         import optuna

@@ -81,3 +81,14 @@ def test_live_serving_trial_measures_latency_and_memory():
     assert r.ok and r.cost["memory_mb"] != ctl.cost["memory_mb"] and r.cost["p99_latency_ms"] > 0
     assert 0 <= r.test["ndcg@10"] <= 1 and "pos@1" in r.test
     assert env.experiment["share"] == 0.2
+
+
+def test_offline_evaluation_is_always_valid():
+    """An offline evaluation is never an invalid (repaired) action, with or without an experiment."""
+    env = AutoPerfEnv(backend=FakeEvolutionBackend(), max_trials=4)
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(act(env, "offline"))
+    assert not info["repaired"] and info["reward_terms"]["invalid"] == 0.0
+    env.step(act(env, "launch_5"))
+    _, _, _, _, info = env.step(act(env, "offline"))
+    assert not info["repaired"] and env.experiment is not None  # the experiment keeps running

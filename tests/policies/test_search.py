@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 import agenticrs  # noqa: F401
 from agenticrs.envs.backends.table import Table, TableBackend
 from agenticrs.envs.core import Task, TrialConfig, TrialResult
-from agenticrs.policies.base import Budget, BudgetExhausted
+from agenticrs.policies.base import Budget
 from agenticrs.policies.episode import run_episode
 from agenticrs.policies.regret import Reference
 from agenticrs.policies.search import list_searchers, make_searcher
 from agenticrs.policies.search.halving import bracket_sizes
+from search_checks import run_checked_episode
 
 
 @pytest.fixture(scope="module")
@@ -27,30 +27,10 @@ def env(table_kwargs):
 @pytest.mark.parametrize("budget", [1, 4, 13])
 def test_baseline_respects_budget_and_proposes_valid_canonical_actions(env, name, budget):
     u = env.unwrapped
-    space = u.action_space
     searcher = make_searcher(name)
     for seed in range(2):
         u.max_trials_override = budget  # the searcher reads the episode budget from the env
-        obs, _ = env.reset(seed=seed, options={"task": "syn-mixed"})
-        searcher.begin(env, seed)
-        proposed = []
-        done = False
-        while not done:
-            a = searcher.act(obs)
-            assert a.dtype == np.int64 and space.contains(a), (name, a)
-            mask = space.mask(int(a[0]))
-            offsets = np.concatenate([[0], np.cumsum(space.nvec)])
-            assert all(mask[offsets[d] + a[d]] for d in range(len(a))), f"{name} proposed a masked choice {a}"
-            config, fidelity = space.decode(a)
-            assert np.array_equal(space.encode(config, fidelity), a), f"{name}: {a} is not canonical"
-            obs, r, done, _, info = env.step(a)
-            searcher.observe(a, obs, r, info)
-            proposed.append(space.pair_id(a))
-        assert len(proposed) == budget
-        with pytest.raises(BudgetExhausted):
-            searcher.ask()
-        if name != "halving":  # halving re-evaluates promoted configurations at a higher fidelity
-            assert len(set(proposed)) == len(proposed), f"{name} repeated a configuration: {proposed}"
+        assert len(run_checked_episode(env, searcher, seed, options={"task": "syn-mixed"})) == budget
     u.max_trials_override = None
 
 
