@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 import torch
-from conftest import chain_dataset
+from chain_data import chain_dataset
 from torch import nn
 
 from agenticrs.envs.backends import (

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import chain_dataset
+from chain_data import chain_dataset
 
 from agenticrs.envs.backends import LiveBackend, Table, TableBackend
 from agenticrs.envs.core import Task, TrialConfig, TrialResult
