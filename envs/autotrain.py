@@ -63,6 +63,14 @@ class AutoTrainEnv(TrialEnv):
     Actions of the wrong shape, a non-integer dtype (floats, NaN, bools) or out of range
     raise ``ValueError`` and leave the episode untouched.
 
+    **Generative opt-in.** ``families=FAMILIES + GENERATIVE_FAMILIES, dims=GENERATIVE_DIMS``
+    (:mod:`~agenticrs.envs.spaces`) adds TIGER, LWGR and LWGR-fixed: ``embedding_dim`` and
+    ``lr`` widen to them, and ``encoder_layers`` (``decoder_layers`` follows), ``n_instructions``,
+    ``strategy`` (frozen / end_to_end) and, for LWGR only, ``constraint`` and ``gates`` are
+    added (287 configurations, ``[9, 2 x 12, 2]``). The shipped table does not cover them: use
+    ``backend="live"`` on tasks whose items have text. Not registered under its own id (the
+    73,728-action lookup table takes about a second to build).
+
     ## Observation Space
     ``Box(0, 10, (16 + n_dims + 2 * n_families,), float32)`` (38 by default), every feature
     clipped to ``[0, 10]``, metrics divided by the task's scale (see Rewards):

@@ -59,10 +59,48 @@ hour on a 2-core machine: SASRec (64 configurations) keeps one head, BERT4Rec (3
 ``max_len`` of 50, GRU4Rec (16) one layer.
 """
 
+GENERATIVE_FAMILIES: tuple[str, ...] = ("tiger", "lwgr", "lwgr_fixed")
+"""Opt-in generative families (semantic-id TIGER, LWGR and its fixed-instruction baseline).
+
+Not in :data:`FAMILIES`: they need item text, train far slower than the default families and
+are not in the shipped table. Choose them with ``families=FAMILIES + GENERATIVE_FAMILIES,
+dims=GENERATIVE_DIMS`` (live backend)."""
+
+_GENERATIVE = frozenset(GENERATIVE_FAMILIES)
+_KNOWLEDGE = frozenset({"lwgr", "lwgr_fixed"})
+
+GENERATIVE_ONLY_DIMS: tuple[Dim, ...] = (
+    Dim("encoder_layers", (2, 1), _GENERATIVE),  # decoder_layers follows it (DERIVED)
+    Dim("n_instructions", (4, 2), _KNOWLEDGE),  # knowledge tokens per user
+    Dim("strategy", ("frozen", "end_to_end"), _KNOWLEDGE),
+    Dim("constraint", (True, False), frozenset({"lwgr"})),  # lwgr_fixed is the plain-fusion baseline
+    Dim("gates", (True, False), frozenset({"lwgr"})),
+)
+"""The generative architecture and LWGR knowledge options (index 0 = the models' defaults).
+
+Instruction type is the family itself: ``lwgr`` (soft, personalised) or ``lwgr_fixed``
+(KAR-style template), which also keeps its plain fusion (no constraint, no gates)."""
+
+_WIDENED: Mapping[str, frozenset[str]] = {"embedding_dim": _GENERATIVE, "lr": _GENERATIVE}
+"""Default dimensions that also size / train the generative families."""
+
+GENERATIVE_DIMS: tuple[Dim, ...] = (
+    *(Dim(d.name, d.choices, d.families | _WIDENED.get(d.name, frozenset())) for d in DEFAULT_DIMS),
+    *GENERATIVE_ONLY_DIMS,
+)
+"""A superset of :data:`DEFAULT_DIMS` (same choices, ``embedding_dim`` and ``lr`` widened to the
+generative families) plus :data:`GENERATIVE_ONLY_DIMS`; dimension names must be unique, hence
+one tuple rather than ``DEFAULT_DIMS + ...``. With ``families=FAMILIES`` it gives the default
+119 configurations; with ``FAMILIES + GENERATIVE_FAMILIES``, 119 + 8 TIGER + 128 LWGR + 32
+LWGR-fixed."""
+
 FIDELITIES: tuple[float, ...] = (1.0, 0.25)
 """Training fidelity = fraction of the backend's full epoch budget; index 0 (full) is canonical."""
 
-DERIVED: Mapping[str, Mapping[str, str]] = {"gru4rec": {"hidden": "embedding_dim"}}
+DERIVED: Mapping[str, Mapping[str, str]] = {
+    "gru4rec": {"hidden": "embedding_dim"},
+    **{f: {"decoder_layers": "encoder_layers"} for f in GENERATIVE_FAMILIES},
+}
 """Parameters copied from another one, so one "size" choice sizes the whole model."""
 
 

@@ -15,7 +15,7 @@ import agenticrs  # noqa: F401  (registers the envs)
 from agenticrs.envs.autotrain import AutoTrainEnv
 from agenticrs.envs.core import Task, TaskSuite, TrialConfig, TrialResult
 from agenticrs.envs.rewards import RewardTerm, get_reward_term, register_reward_term
-from agenticrs.envs.spaces import DEFAULT_DIMS, AutoTrainSpace, Dim
+from agenticrs.envs.spaces import DEFAULT_DIMS, FAMILIES, GENERATIVE_DIMS, GENERATIVE_FAMILIES, AutoTrainSpace, Dim
 from agenticrs.envs.suites import get_suite, list_suites, register_suite, subsample, task_stats
 
 SASREC_BCE = np.array([4, 1, 1, 0, 0, 0, 1, 0, 0])  # sasrec, dim 64, 2 layers, 1 head, ..., bce, full fidelity
@@ -64,18 +64,22 @@ def test_inapplicable_choices_are_ignored():
     assert low == 0.25
 
 
-def test_space_params_are_real_config_fields():
-    """Every key a decoded config carries is a field of the model's Config or of TrainConfig."""
-    from agenticrs.recsys.models import get_model, list_models
+@pytest.mark.parametrize("generative", [False, True], ids=["default", "generative"])
+def test_space_params_are_real_config_fields(generative):
+    """Every key a decoded config carries is a field of the model's Config or of TrainConfig,
+    and builds a valid Config (the generative opt-in space included)."""
+    from agenticrs.recsys.models import build_config, get_model, list_models
     from agenticrs.recsys.training.trainer import TrainConfig
 
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    sp = AutoTrainSpace()
+    sp = AutoTrainSpace(FAMILIES + GENERATIVE_FAMILIES, GENERATIVE_DIMS) if generative else AutoTrainSpace()
     for config in sp.configs():
         assert config.model in list_models()
-        model_fields = {f.name for f in dataclasses.fields(get_model(config.model).Config)}
+        cls = get_model(config.model)
+        model_fields = {f.name for f in dataclasses.fields(cls.Config)}
         unknown = set(config.param_dict) - model_fields - train_fields
         assert not unknown, (config.model, unknown)
+        build_config(cls, {k: v for k, v in config.param_dict.items() if k in model_fields})
 
 
 def test_masks():
