@@ -396,40 +396,6 @@ def test_sb3_ppo_and_maskable_ppo_run():
     MaskablePPO("MlpPolicy", env, n_steps=32, batch_size=16, n_epochs=1, seed=0, device="cpu").learn(64)
 
 
-def test_rllib_ppo_runs_with_0_and_1_env_runners():
-    """A few tiny PPO iterations on the new API stack, local sampling and one remote env runner."""
-    ray = pytest.importorskip("ray")
-    import autotrain_fakes
-    import ray.cloudpickle
-    from ray.rllib.algorithms.ppo import PPOConfig
-
-    # The remote env runner is a fresh process: ship the test backend class by value.
-    ray.cloudpickle.register_pickle_by_value(autotrain_fakes)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    try:
-        for runners in (0, 1):
-            config = (
-                PPOConfig()
-                .environment("agenticrs/AutoTrain-v0", env_config={"backend": FakeBackend(), "max_trials": 5})
-                .env_runners(num_env_runners=runners, rollout_fragment_length=32)
-                .training(train_batch_size_per_learner=32, minibatch_size=16, num_epochs=1)
-                .rl_module(model_config={"fcnet_hiddens": [16]})
-                .debugging(seed=0)
-            )
-            algo = config.build_algo()
-            try:
-                for _ in range(2):
-                    result = algo.train()
-                runners_metrics = result["env_runners"]
-                assert runners_metrics["num_env_steps_sampled_lifetime"] >= 64
-                assert math.isfinite(runners_metrics["episode_return_mean"])
-            finally:
-                algo.stop()
-    finally:
-        ray.shutdown()
-        ray.cloudpickle.unregister_pickle_by_value(autotrain_fakes)
-
-
 def test_naming_the_drawn_task_gives_the_same_episode():
     """Replays name the task explicitly: that must not change the trial seeds."""
     env = make_env()

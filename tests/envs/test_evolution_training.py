@@ -7,7 +7,6 @@ on RLlib's remote env runners (a test-only backend kind would not be registered 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -51,27 +50,10 @@ def test_sb3_maskable_ppo_on_the_table_backend(env_id, tables):
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id", EVOLUTION_ENVS)
 def test_rllib_ppo_on_the_table_backend_with_0_and_1_env_runners(env_id, tables):
-    ray = pytest.importorskip("ray")
-    from ray.rllib.algorithms.ppo import PPOConfig
+    pytest.importorskip("ray")
+    from rllib_smoke import run_ppo_with_0_and_1_env_runners
 
     env_config = {"backend": "table", "backend_kwargs": {"table": str(tables[env_id])}, "tasks": [TASK],
                   "max_trials": 4}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    try:
-        for runners in (0, 1):
-            config = (PPOConfig().environment(env_id, env_config=env_config)
-                      .env_runners(num_env_runners=runners, rollout_fragment_length=16)
-                      .training(train_batch_size_per_learner=32, minibatch_size=16, num_epochs=1)
-                      .rl_module(model_config={"fcnet_hiddens": [16]})
-                      .debugging(seed=0))
-            algo = config.build_algo()
-            try:
-                for _ in range(2):
-                    result = algo.train()
-                metrics = result["env_runners"]
-                assert metrics["num_env_steps_sampled_lifetime"] >= 64, runners
-                assert math.isfinite(metrics["episode_return_mean"])
-            finally:
-                algo.stop()
-    finally:
-        ray.shutdown()
+    run_ppo_with_0_and_1_env_runners(env_id, env_config, fragment=16)
+

@@ -7,7 +7,6 @@ opens it itself) or as an in-memory :class:`Table` (SB3, in process).
 
 from __future__ import annotations
 
-import math
 import zlib
 from pathlib import Path
 
@@ -56,30 +55,9 @@ def test_sb3_ppo_on_the_table_backend() -> None:
 
 
 def test_rllib_ppo_on_the_table_backend_with_0_and_1_env_runners(table_file: Path) -> None:
-    ray = pytest.importorskip("ray")
-    from ray.rllib.algorithms.ppo import PPOConfig
+    pytest.importorskip("ray")
+    from rllib_smoke import run_ppo_with_0_and_1_env_runners
 
     env_config = {"backend": "table", "backend_kwargs": {"table": str(table_file)}, "tasks": [TASK], "max_trials": 8}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    try:
-        for runners in (0, 1):
-            config = (
-                PPOConfig()
-                .environment(ENV, env_config=env_config)
-                .env_runners(num_env_runners=runners, rollout_fragment_length=32)
-                .training(train_batch_size_per_learner=32, minibatch_size=16, num_epochs=1)
-                .rl_module(model_config={"fcnet_hiddens": [16]})
-                .debugging(seed=0)
-            )
-            algo = config.build_algo()
-            try:
-                for _ in range(2):
-                    result = algo.train()
-                metrics = result["env_runners"]
-                assert metrics["num_env_steps_sampled_lifetime"] >= 64, runners
-                # 8-trial episodes: 64+ steps finish several of them.
-                assert math.isfinite(metrics["episode_return_mean"]) and metrics["num_episodes_lifetime"] >= 4
-            finally:
-                algo.stop()
-    finally:
-        ray.shutdown()
+    # 8-trial episodes: 64+ steps finish several of them.
+    run_ppo_with_0_and_1_env_runners(ENV, env_config, min_episodes=4)
