@@ -57,3 +57,14 @@ def test_ab_simulation_detects_a_real_difference_and_not_a_null_one():
     assert r.lift == pytest.approx(expected_ctr(good) - expected_ctr(bad), abs=3 * (r.ci_high - r.lift))
     nulls = [simulate_ab(good, good, 0.2, 20000, np.random.default_rng(i)).significant for i in range(40)]
     assert sum(x != 0 for x in nulls) <= 6  # ~5% false positives at 95% confidence
+
+
+def test_ab_click_probability_matches_per_request_simulation():
+    """The binomial shortcut's per-position rate equals E[min(ctr * propensity, 1)] simulated per request."""
+    from agenticrs.recsys.serving.ab import CLICK_PROB, CTR, _click_prob
+
+    g = np.random.default_rng(1).gamma(4.0, 0.25, size=1_000_000)
+    rates = [*CTR, 0.8, 1.5]  # the served CTRs, plus rates where capping at 1 matters a lot
+    mc = np.array([np.minimum(c * g, 1.0).mean() for c in rates])
+    np.testing.assert_allclose([_click_prob(c) for c in rates], mc, atol=2e-3)  # MC se <= 5e-4
+    assert _click_prob(1.5) < 0.95 and CLICK_PROB[-1] == 0.0 and CLICK_PROB[0] < CTR[0]
