@@ -76,6 +76,11 @@ def run_one(spec: Spec, seed: int, data: str, device: str, max_seconds: float | 
     return out
 
 
+def run_path(runs_dir: Path, spec: Spec, seed: int) -> Path:
+    """Where one (row, seed) run is stored, e.g. ``beauty_runs/sasrec-ce-seed0.json``."""
+    return runs_dir / f"{spec.model}-{spec.model_config.get('loss', '')}-seed{seed}.json".replace("--", "-")
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ["recall@5", "ndcg@5", "recall@10", "ndcg@10"]
     out: dict[str, Any] = {"seeds": sorted(r["seed"] for r in runs)}
@@ -142,13 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = out / f"{args.name}_runs"
     header = run_header("python -m agenticrs.benchmarks.recsys_beauty "
                         + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)))
-    summary: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        runs = []
         for seed in seeds:
-            path = runs_dir / f"{spec.model}-{spec.model_config.get('loss', '')}-seed{seed}.json".replace("--", "-")
+            path = run_path(runs_dir, spec, seed)
             if path.exists() and not args.force:
-                runs.append(json.loads(path.read_text()))
                 continue
             print(f"== {spec.label} seed {seed}", flush=True)
             r = run_one(spec, seed, args.data, args.device, args.max_seconds)
@@ -157,9 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             write_json_atomic(path, r)
             print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                   f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
-            runs.append(r)
-        summary[spec.label] = summarise(runs) | {"published": spec.published, "model": spec.model,
-                                                 "model_config": spec.model_config, "train": spec.train}
+    # The table covers every finished run of every row, not only the rows and seeds run now, so
+    # runs made by separate commands (rows in parallel, a seed later) add up to one table.
+    summary: dict[str, dict[str, Any]] = {}
+    for spec in SPECS:
+        runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob(run_path(runs_dir, spec, 0).name.replace(
+            "seed0.json", "seed*.json")))]
+        if runs:
+            summary[spec.label] = summarise(runs) | {"published": spec.published, "model": spec.model,
+                                                     "model_config": spec.model_config, "train": spec.train}
     write_json_atomic(out / f"{args.name}.json", {**header, "data": args.data, "rows": summary})
     write_text_atomic(out / f"{args.name}.md", markdown(summary, header))
     print(markdown(summary, header))
