@@ -1,14 +1,19 @@
-"""``agenticrs/AutoFeature-v0``: the feature agent — which input features a SASRec backbone uses."""
+"""``agenticrs/AutoFeature-v0``: the feature agent — which input features a SASRec backbone uses.
+
+With ``backbone="lwgr"`` the same agent chooses the generative backbone's *knowledge* options
+instead (none = TIGER, fixed-instruction or soft-instruction world knowledge, encoder strategy,
+the fusion constraint and gates); that space is live-only (no shipped table)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import functools
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from agenticrs.envs.backends.registry import register_backend
-from agenticrs.envs.core import Backend, Task, TrialResult
-from agenticrs.envs.grid_space import Choice, ConditionalSpace
+from agenticrs.envs.core import Backend, Task, TrialConfig, TrialResult
+from agenticrs.envs.grid_space import Choice, ConditionalSpace, when
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, register_reward_term
 from agenticrs.envs.trial_env import TrialEnv, TrialEpisodeState
 
@@ -43,18 +48,63 @@ FEATURE_CHOICES = (
 )
 
 
+GENERATIVE_BACKBONE = "lwgr"
+GENERATIVE_DEFAULTS: Mapping[str, Any] = {
+    "embedding_dim": 64, "encoder_layers": 1, "decoder_layers": 1, "heads": 2, "ff_dim": 128,
+    "id_levels": 3, "codebook_size": 32, "text_encoder": "tfidf:dim=64",
+}
+"""Fixed generative backbone, sized for the embedded suite's few hundred items (a 32-code
+codebook per level instead of TIGER's 256)."""
+_WITH_KNOWLEDGE = ("soft", "fixed")
+KNOWLEDGE_CHOICES = (
+    Choice("knowledge", ("soft", "fixed", "none")),
+    Choice("strategy", ("frozen", "end_to_end"), when(knowledge=_WITH_KNOWLEDGE)),
+    Choice("n_instructions", (4, 8), when(knowledge=("soft",))),
+    Choice("constraint", (True, False), when(knowledge=_WITH_KNOWLEDGE)),
+    Choice("epsilon", (0.02, 0.1), when(constraint=(True,))),
+    Choice("gates", (True, False), when(knowledge=_WITH_KNOWLEDGE)),
+    Choice("max_len", (20, 50)),
+)
+"""LWGR's knowledge options (index 0 = LWGR's defaults): 74 canonical configurations."""
+BACKBONES = ("sasrec", "lwgr")
+
+
+def knowledge_config(config: TrialConfig, defaults: Mapping[str, Any] = GENERATIVE_DEFAULTS) -> TrialConfig:
+    """A knowledge-space config -> the model config the live backend trains.
+
+    ``knowledge="none"`` is plain TIGER; ``"fixed"`` / ``"soft"`` is LWGR with that instruction
+    type (``instructions``) and the chosen fusion options.
+    """
+    params = dict(config.param_dict)
+    knowledge = params.pop("knowledge")
+    if knowledge == "none":
+        return TrialConfig.make("tiger", **{**defaults, **params})
+    return TrialConfig.make("lwgr", **{**defaults, **params, "instructions": knowledge})
+
+
 @register_backend("autofeature-live", overwrite=True)
 def autofeature_live_backend(**kwargs: Any) -> Backend:
     """AutoFeature's live backend: the AutoTrain LiveBackend training ``sasrec_features`` with the
     fixed backbone (:data:`BACKBONE_DEFAULTS`) and ``full_epochs=8``; Ray works as for AutoTrain
     (``use_ray``, ``ray_address``). ``agenticrs build-table --env agenticrs/AutoFeature-v0
     --backend autofeature-live`` builds the shipped table with it.
+
+    ``backbone="lwgr"``: configs of :data:`KNOWLEDGE_CHOICES`, trained as TIGER / LWGR by
+    :func:`knowledge_config` on the fixed :data:`GENERATIVE_DEFAULTS` backbone.
+    ``backbone_params``: overrides of the fixed backbone's parameters (either backbone).
     """
     from agenticrs.envs.backends.live import LiveBackend
 
+    backbone = kwargs.pop("backbone", "sasrec")
+    if backbone not in BACKBONES:
+        raise ValueError(f"autofeature-live: backbone must be one of {BACKBONES}, got {backbone!r}")
+    overrides = dict(kwargs.pop("backbone_params", None) or {})
     kwargs.setdefault("full_epochs", FULL_EPOCHS)
     kwargs.setdefault("agent", "autofeature")
-    return _FixedBackbone(LiveBackend(**kwargs))
+    if backbone == "lwgr":
+        params = {**GENERATIVE_DEFAULTS, **overrides}
+        return _FixedBackbone(LiveBackend(**kwargs), params, resolve=functools.partial(knowledge_config, defaults=params))
+    return _FixedBackbone(LiveBackend(**kwargs), {**BACKBONE_DEFAULTS, **overrides})
 
 
 @register_reward_term("size")
@@ -116,8 +166,16 @@ class AutoFeatureEnv(TrialEnv):
     ## Arguments
     Those of :class:`~agenticrs.envs.trial_env.TrialEnv` (``backend``, ``suite``, ``split``,
     ``tasks``, ``max_trials``, ``reward_weights``, ``metric_scale``, ``cost_scale``,
-    ``obs_mode``, ``backend_kwargs``, ``store``, ``run_id``, ``agent``, ``render_mode``) and
-    ``param_scale``.
+    ``obs_mode``, ``backend_kwargs``, ``store``, ``run_id``, ``agent``, ``render_mode``),
+    ``param_scale`` and ``backbone``.
+
+    **Generative backbone** (``backbone="lwgr"``, live only): the actions choose the world
+    knowledge of a fixed TIGER/LWGR backbone (:data:`GENERATIVE_DEFAULTS`) instead --
+    ``MultiDiscrete([3, 2, 2, 2, 2, 2, 2])`` = knowledge (soft instructions, fixed template,
+    none = plain TIGER), strategy (frozen encoder, end to end; with knowledge), n_instructions
+    (4, 8; soft), constraint (on, off; with knowledge), epsilon (0.02, 0.1; constraint on),
+    gates (on, off; with knowledge), max_len (20, 50): 74 canonical configurations; inactive
+    choices are canonicalised, never invalid. Its table name is ``autofeature_lwgr``.
 
     ## Backend
     *live*: the AutoTrain :class:`~agenticrs.envs.backends.live.LiveBackend` (model
@@ -136,17 +194,23 @@ class AutoFeatureEnv(TrialEnv):
     n_task_features = 3
     n_result_features = 1
 
-    def __init__(self, *args: Any, param_scale: float = 1e6, **kwargs: Any):
+    def __init__(self, *args: Any, param_scale: float = 1e6, backbone: str = "sasrec", **kwargs: Any):
         if not param_scale > 0:
             raise ValueError(f"param_scale must be > 0, got {param_scale}")
-        self.param_scale = float(param_scale)
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
+        self.param_scale, self.backbone = float(param_scale), backbone
+        if backbone == "lwgr":
+            self.env_name = "autofeature_lwgr"  # its own table name: the shipped table is SASRec's
         super().__init__(*args, **kwargs)
 
     def _space(self) -> ConditionalSpace:
+        if self.backbone == "lwgr":
+            return ConditionalSpace(GENERATIVE_BACKBONE, KNOWLEDGE_CHOICES)
         return ConditionalSpace(BACKBONE, FEATURE_CHOICES, repair=repair_features, canonicalize=canonical_fusion)
 
     def _live_backend(self, kwargs: dict[str, Any]) -> Backend:
-        return autofeature_live_backend(**{"env": self._env_id(), **kwargs})
+        return autofeature_live_backend(**{"env": self._env_id(), "backbone": self.backbone, **kwargs})
 
     def _task_features(self, task: Task, stats: Mapping[str, float]) -> np.ndarray:
         median = max(stats.get("median_length", 0.0), 1e-9)
@@ -169,7 +233,8 @@ class AutoFeatureEnv(TrialEnv):
 
 
 class _FixedBackbone:
-    """Adds the fixed backbone architecture to every config before the live backend trains it.
+    """Adds the fixed backbone architecture to every config before the live backend trains it
+    (``resolve``: a function that maps the env's config to the trained one instead).
 
     The table stores the env's own configs (feature switches only), so results are keyed the
     same in every mode.
@@ -177,19 +242,21 @@ class _FixedBackbone:
 
     kind = "live"
 
-    def __init__(self, inner: Any, params: Mapping[str, Any] = BACKBONE_DEFAULTS):
-        self.inner, self.params = inner, dict(params)
+    def __init__(self, inner: Any, params: Mapping[str, Any] = BACKBONE_DEFAULTS,
+                 resolve: Callable[[TrialConfig], TrialConfig] | None = None):
+        self.inner, self.params, self.resolve = inner, dict(params), resolve
 
     def evaluate(self, task: Task, config: Any, fidelity: float, seed: int) -> TrialResult:
         import dataclasses
 
-        from agenticrs.envs.core import TrialConfig
-
-        full = TrialConfig.make(config.model, **{**self.params, **config.param_dict})
+        if self.resolve is not None:
+            full = self.resolve(config)
+        else:
+            full = TrialConfig.make(config.model, **{**self.params, **config.param_dict})
         return dataclasses.replace(self.inner.evaluate(task, full, fidelity, seed), config=config)
 
     def clone(self) -> "_FixedBackbone":
-        return _FixedBackbone(self.inner.clone(), self.params)
+        return _FixedBackbone(self.inner.clone(), self.params, self.resolve)
 
     def close(self) -> None:
         self.inner.close()

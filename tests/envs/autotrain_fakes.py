@@ -58,13 +58,19 @@ class ExplodingBackend(FakeBackend):
         return super().evaluate(task, config, fidelity, seed)
 
 
-def table_available() -> bool:
-    """True once the shipped AutoTrain table of the synthetic suite exists."""
+SHIPPED_TABLES = {"agenticrs/AutoTrain-v0": "autotrain", "agenticrs/Compose-v0": "compose",
+                  "agenticrs/AutoFeature-v0": "autofeature", "agenticrs/AutoPerf-v0": "autoperf"}
+"""Registered env id -> the name of its shipped table (``envs/tables/{name}__synthetic.jsonl.gz``)."""
+
+
+def table_available(env_id: str = "agenticrs/AutoTrain-v0") -> bool:
+    """True once the shipped table of ``env_id`` on the synthetic suite exists."""
     try:
         from agenticrs.envs.backends import table_path
     except ImportError:
         return False
-    return table_path("autotrain", "synthetic").exists()
+    name = SHIPPED_TABLES.get(env_id)
+    return name is not None and table_path(name, "synthetic").exists()
 
 
 def _register() -> None:
@@ -78,9 +84,11 @@ _register()
 
 def env_kwargs(env_id: str) -> dict:
     """Constructor kwargs every registry test uses for ``env_id`` (JSON-able, so replayable)."""
+    if table_available(env_id):
+        return {"backend": "table"}
     if env_id.startswith("agenticrs/AutoTrain"):
-        return {"backend": "table" if table_available() else "fake"}
-    from evolution_fakes import env_kwargs_for  # Compose, AutoFeature, AutoPerf
+        return {"backend": "fake"}
+    from evolution_fakes import env_kwargs_for  # Compose, AutoFeature, AutoPerf without their tables
 
     return env_kwargs_for(env_id) or {}
 

@@ -61,3 +61,58 @@ def test_live_feature_set_trains_the_feature_backbone():
     assert 0 < r.valid["ndcg@10"] <= 1 and r.cost["params"] > 0
     obs = env._observation()
     assert np.all((obs >= 0) & (obs <= 10))
+
+
+# ---------------------------------------------------------------- generative (LWGR knowledge) backbone
+TEXT_TASK = Task("tiny-text", "synthetic:users=60,items=40,seed=0,text_signal=0.9,mean_length=6,max_length=20",
+                 max_trials=3)
+TINY_GENERATIVE = {"embedding_dim": 32, "ff_dim": 32, "id_levels": 2, "codebook_size": 8, "id_epochs": 10,
+                   "text_encoder": "tfidf:dim=16", "beam_size": 10, "cache": False}
+
+
+def test_knowledge_space_maps_to_tiger_and_lwgr():
+    from agenticrs.envs.autofeature import GENERATIVE_DEFAULTS, knowledge_config
+
+    env = AutoFeatureEnv(backend=FakeEvolutionBackend(), backbone="lwgr")
+    sp = env.action_space
+    assert sp.n_pairs == 74 and list(sp.nvec) == [3, 2, 2, 2, 2, 2, 2]
+    assert env.observation_space.shape == AutoFeatureEnv(backend=FakeEvolutionBackend()).observation_space.shape
+    models = {}
+    for config, _ in sp.enumerate():
+        trained = knowledge_config(config)
+        models.setdefault(trained.model, []).append(trained.param_dict)
+    assert {m: len(v) for m, v in models.items()} == {"tiger": 2, "lwgr": 72}
+    # Plain TIGER carries no knowledge option; LWGR gets the instruction type and the backbone.
+    assert not {"constraint", "gates", "instructions"} & set(models["tiger"][0])
+    assert {p["instructions"] for p in models["lwgr"]} == {"soft", "fixed"}
+    assert all(p["embedding_dim"] == GENERATIVE_DEFAULTS["embedding_dim"] for p in models["lwgr"])
+    # epsilon only with the constraint on; n_instructions only with soft instructions.
+    assert all(("epsilon" in p) == p["constraint"] for p in models["lwgr"])
+    assert all(("n_instructions" in p) == (p["instructions"] == "soft") for p in models["lwgr"])
+
+
+def test_knowledge_space_has_no_shipped_table_and_says_so():
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="autofeature_lwgr"):
+        AutoFeatureEnv(backbone="lwgr")
+    with pytest.raises(ValueError, match="backbone"):
+        AutoFeatureEnv(backend=FakeEvolutionBackend(), backbone="bert")
+
+
+def test_live_knowledge_options_train_tiger_and_lwgr():
+    env = AutoFeatureEnv(backend="live", backbone="lwgr", max_trials=3, backend_kwargs={
+        "isolate": False, "timeout_s": None, "full_epochs": 1, "backbone_params": TINY_GENERATIVE})
+    env.reset(seed=0, options={"task": TEXT_TASK})
+    trained = []
+    for values in ({"knowledge": "none"}, {"knowledge": "fixed", "constraint": False, "gates": False},
+                   {"knowledge": "soft", "n_instructions": 4}):
+        _, _, _, _, info = env.step(env.action_space.encode(values))
+        r = info["result"]
+        assert r.ok, (values, r.reason)
+        assert r.config.param_dict["knowledge"] == values["knowledge"]  # keyed by the env's own config
+        assert 0.0 <= r.valid["ndcg@10"] <= 1.0
+        trained.append(r)
+    # The knowledge rows trained LWGR (instruction/fusion parameters on top of TIGER's).
+    assert trained[2].cost["params"] > trained[0].cost["params"]
+    env.close()
