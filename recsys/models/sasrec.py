@@ -44,10 +44,17 @@ class SASRecConfig(ModelConfig):
     """``bce`` (sampled negatives, the paper) or ``ce`` (full softmax over all items)."""
     n_negatives: int = 1
     """Negatives per position for ``loss="bce"``."""
+    block: str = "sasrec"
+    """``sasrec``: the official code's pre-LN block (ReLU FFN of width ``embedding_dim``, final
+    LayerNorm, item embeddings scaled by ``sqrt(dim)``, Xavier init); ``s3rec``: the BERT-style
+    block of the S3-Rec code behind the published Beauty rows (post-LN, GELU FFN of width
+    ``4 * embedding_dim``, LayerNorm on the embeddings, normal(0, 0.02) init)."""
 
     def __post_init__(self) -> None:
         if self.loss not in ("bce", "ce"):
             raise ValueError(f"sasrec: field 'loss' must be 'bce' or 'ce', got {self.loss!r}")
+        if self.block not in ("sasrec", "s3rec"):
+            raise ValueError(f"sasrec: field 'block' must be 'sasrec' or 's3rec', got {self.block!r}")
         for name in ("embedding_dim", "layers", "heads", "max_len", "n_negatives"):
             if getattr(self, name) < 1:
                 raise ValueError(f"sasrec: field {name!r} must be >= 1, got {getattr(self, name)}")
@@ -113,7 +120,8 @@ class SASRec(Recommender):
 
     Item embeddings (``padding_idx=0``) scaled by ``sqrt(dim)`` plus learned positional
     embeddings, dropout, ``layers`` pre-LN causal blocks, final LayerNorm; the output of
-    position ``t`` is scored against the same item embedding table.
+    position ``t`` is scored against the same item embedding table. ``block="s3rec"``
+    swaps in the S3-Rec code's post-LN GELU block (see :class:`SASRecConfig`).
     """
 
     Config = SASRecConfig
@@ -125,17 +133,24 @@ class SASRec(Recommender):
         self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=PAD)
         self.pos_emb = nn.Embedding(config.max_len, d)
         self.emb_drop = nn.Dropout(config.dropout)
+        s3rec = config.block == "s3rec"
+        self.emb_norm = nn.LayerNorm(d) if s3rec else nn.Identity()
         self.encoder = TransformerEncoder(
-            d, config.layers, config.heads, d, config.dropout, causal=True, norm_first=True, activation="relu"
+            d, config.layers, config.heads, 4 * d if s3rec else d, config.dropout, causal=True,
+            norm_first=not s3rec, activation="gelu" if s3rec else "relu",
         )
         self._init_weights()
         self._train: tuple[torch.Tensor, torch.Tensor, np.ndarray] | None = None
 
     def _init_weights(self) -> None:
-        # Xavier-normal everywhere, as the official implementation; LayerNorms keep (1, 0).
+        # Xavier-normal everywhere, as the official implementation (S3-Rec: normal(0, 0.02));
+        # LayerNorms keep (1, 0).
         for name, p in self.named_parameters():
             if p.dim() > 1:
-                nn.init.xavier_normal_(p)
+                if self.config.block == "s3rec":
+                    nn.init.normal_(p, 0.0, 0.02)
+                else:
+                    nn.init.xavier_normal_(p)
             elif "norm" not in name:
                 nn.init.zeros_(p)
         with torch.no_grad():
@@ -145,9 +160,11 @@ class SASRec(Recommender):
     def encode(self, seqs: torch.Tensor) -> torch.Tensor:
         """``[B, W]`` left-padded item ids (``W <= max_len``) -> ``[B, W, D]`` hidden states."""
         valid = seqs != PAD
-        x = self.item_emb(seqs) * math.sqrt(self.config.embedding_dim)
+        x = self.item_emb(seqs)
+        if self.config.block == "sasrec":
+            x = x * math.sqrt(self.config.embedding_dim)
         x = x + self.pos_emb(right_aligned_positions(seqs.shape[1], self.config.max_len, seqs.device))
-        return self.encoder(self.emb_drop(x), valid)
+        return self.encoder(self.emb_drop(self.emb_norm(x)), valid)
 
     # ------------------------------------------------------------------ training hooks
     def fit(self, split: Split) -> None:

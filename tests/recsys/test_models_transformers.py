@@ -53,6 +53,7 @@ def build(name: str, n_items: int = N_ITEMS, **overrides) -> torch.nn.Module:
     [
         ("sasrec", {"loss": "bce"}, 6, 3e-3),
         ("sasrec", {"loss": "ce"}, 4, 3e-3),
+        ("sasrec", {"loss": "bce", "block": "s3rec"}, 6, 3e-3),
         ("bert4rec", {"mask_prob": 0.4}, 12, 5e-3),
     ],
 )
@@ -73,8 +74,9 @@ def test_same_seed_same_result(dataset):
 
 
 # ---------------------------------------------------------------------- attention structure
-def test_sasrec_is_causal():
-    model = build("sasrec", layers=2, heads=2, dropout=0.0).eval()
+@pytest.mark.parametrize("block", ["sasrec", "s3rec"])
+def test_sasrec_is_causal(block):
+    model = build("sasrec", layers=2, heads=2, dropout=0.0, block=block).eval()
     seq = torch.tensor([[0, 0, 5, 9, 13, 2, 40, 7]])
     changed = seq.clone()
     changed[0, -2] = 77
@@ -94,10 +96,10 @@ def test_bert4rec_is_bidirectional():
     assert not torch.allclose(a[:, 2:-1], b[:, 2:-1])
 
 
-@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
-def test_padding_does_not_change_scores(name):
+@pytest.mark.parametrize("name, overrides", [("sasrec", {}), ("sasrec", {"block": "s3rec"}), ("bert4rec", {})])
+def test_padding_does_not_change_scores(name, overrides):
     torch.manual_seed(0)
-    model = build(name, max_len=12).eval()
+    model = build(name, max_len=12, **overrides).eval()
     histories = [np.array([3, 17, 4]), np.array([8, 1, 66, 23, 9, 12, 70]), np.arange(1, 31)]
     with torch.no_grad():
         ref = model.score(torch.arange(3), pad_histories(histories, 12))
@@ -173,7 +175,8 @@ def test_bert4rec_scores_items_only_not_the_mask_token():
 
 @pytest.mark.parametrize(
     "name, overrides, field",
-    [("sasrec", {"loss": "bpr"}, "loss"), ("sasrec", {"embedding_dim": 30, "heads": 4}, "embedding_dim"),
+    [("sasrec", {"loss": "bpr"}, "loss"), ("sasrec", {"block": "gpt"}, "block"),
+     ("sasrec", {"embedding_dim": 30, "heads": 4}, "embedding_dim"),
      ("bert4rec", {"mask_prob": 0.0}, "mask_prob"), ("bert4rec", {"max_len": 1}, "max_len")],
 )
 def test_bad_config_names_the_field(name, overrides, field):
