@@ -5,7 +5,8 @@ For each env:
 * **Best configuration per task** from its table (the shipped ``envs/tables/{env}__{suite}.jsonl.gz``
   or ``--table ENV=PATH``): the config with the best mean-over-seeds validation metric on each
   task, and whether those differ across tasks (if one config won everywhere there would be
-  nothing to learn). Without a table this part is skipped, never faked.
+  nothing to learn); for AutoPerf also the best config that meets the env's default p99 SLA
+  and memory budget. Without a table this part is skipped, never faked.
 * **Table-mode steps per second**: random actions with resets, ``gym.make`` wrapper stack,
   on the shipped table or, without one, on a stand-in table of the same shape (every config
   x task x 3 seeds, values from a hash): lookup speed does not depend on the values.
@@ -59,17 +60,35 @@ def stand_in_table(env_id: str, suite: str = "synthetic") -> Table:
     return Table(results, {"env": ENVS[env_id], "suite": suite, "stand_in": True})
 
 
-def best_per_task(table: Table, metric: str = "ndcg@10") -> dict[str, dict[str, Any]]:
+def best_per_task(table: Table, metric: str = "ndcg@10",
+                  limits: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
+    """Per task, the config with the best mean-over-seeds validation ``metric``.
+
+    ``limits``: cost ceilings (e.g. ``{"p99_latency_ms": 20.0}``) the config's mean cost must
+    meet (AutoPerf's SLA and memory budget); configs over a limit are not eligible.
+    """
     means: dict[tuple[str, str], list[float]] = defaultdict(list)
+    costs: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
     for r in table.results():
         if r.ok and metric in r.valid:
             means[(r.task, r.config.key())].append(r.valid[metric])
+            costs[(r.task, r.config.key())].append(r.cost)
     best: dict[str, dict[str, Any]] = {}
     for (task, key), vs in means.items():
+        mean_cost = {k: float(np.mean([c.get(k, 0.0) for c in costs[(task, key)]])) for k in (limits or {})}
+        if any(mean_cost[k] > v for k, v in (limits or {}).items()):
+            continue
         m = float(np.mean(vs))
         if task not in best or m > best[task]["valid"]:
-            best[task] = {"config": table.configs[key].param_dict, "key": key, "valid": m}
+            best[task] = {"config": table.configs[key].param_dict, "key": key, "valid": m, **mean_cost}
     return best
+
+
+def env_limits(env: Any) -> dict[str, float] | None:
+    """The cost limits an env's constraints impose (AutoPerf: p99 SLA and memory budget), else ``None``."""
+    if hasattr(env, "latency_sla_ms"):
+        return {"p99_latency_ms": env.latency_sla_ms, "memory_mb": env.memory_budget_mb}
+    return None
 
 
 def steps_per_second(env_id: str, table: Table, steps: int) -> float:
@@ -164,6 +183,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             row["distinct_best_configs"] = len({b["key"] for b in best.values()})
             row["best_differs_across_tasks"] = row["distinct_best_configs"] > 1
             row["build"] = table.header.get("build")
+            limits = env_limits(env)
+            if limits is not None:
+                feasible = best_per_task(table, limits=limits)
+                row["limits"] = limits
+                row["best_feasible_per_task"] = feasible
+                row["distinct_best_feasible_configs"] = len({b["key"] for b in feasible.values()})
         else:
             table = stand_in_table(env_id, args.suite)
             row["table"] = None
