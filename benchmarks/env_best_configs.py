@@ -65,7 +65,8 @@ def best_per_task(table: Table, metric: str = "ndcg@10",
     """Per task, the config with the best mean-over-seeds validation ``metric``.
 
     ``limits``: cost ceilings (e.g. ``{"p99_latency_ms": 20.0}``) the config's mean cost must
-    meet (AutoPerf's SLA and memory budget); configs over a limit are not eligible.
+    meet (AutoPerf's SLA and memory budget); configs over a limit are not eligible. Exact ties
+    in quality go to the cheaper config (:func:`tie_cost`); ``ties`` counts the tied configs.
     """
     means: dict[tuple[str, str], list[float]] = defaultdict(list)
     costs: dict[tuple[str, str], list[dict[str, float]]] = defaultdict(list)
@@ -78,10 +79,29 @@ def best_per_task(table: Table, metric: str = "ndcg@10",
         mean_cost = {k: float(np.mean([c.get(k, 0.0) for c in costs[(task, key)]])) for k in (limits or {})}
         if any(mean_cost[k] > v for k, v in (limits or {}).items()):
             continue
-        m = float(np.mean(vs))
-        if task not in best or m > best[task]["valid"]:
-            best[task] = {"config": table.configs[key].param_dict, "key": key, "valid": m, **mean_cost}
+        m, cheap = float(np.mean(vs)), tie_cost(costs[(task, key)])
+        cur = best.get(task)
+        # Equal quality (AutoPerf: candidate size and precision often leave the top 10 unchanged,
+        # the fp32 re-rank restores the order): the cheaper configuration is the better one.
+        if cur is None or m > cur["valid"] + 1e-12 or (abs(m - cur["valid"]) <= 1e-12 and cheap < cur["tie_cost"]):
+            best[task] = {"config": table.configs[key].param_dict, "key": key, "valid": m, "tie_cost": cheap,
+                          "ties": cur["ties"] + 1 if cur is not None and abs(m - cur["valid"]) <= 1e-12 else 1,
+                          **mean_cost}
+        elif abs(m - cur["valid"]) <= 1e-12:
+            cur["ties"] += 1
     return best
+
+
+TIE_COSTS = ("p99_latency_ms", "p99_ms_per_user", "seconds")
+"""Cost that breaks quality ties (lower wins): the first of these a result has."""
+
+
+def tie_cost(costs: list[dict[str, float]]) -> float:
+    """Mean over seeds of the first :data:`TIE_COSTS` key present (``inf`` if none)."""
+    for k in TIE_COSTS:
+        if all(k in c for c in costs):
+            return float(np.mean([c[k] for c in costs]))
+    return float("inf")
 
 
 def env_limits(env: Any) -> dict[str, float] | None:

@@ -28,3 +28,10 @@ def test_best_per_task_uses_seed_means_and_respects_limits():
     feasible = best_per_task(table, limits={"p99_latency_ms": 20.0})
     assert feasible["a"]["config"] == {"candidates": 50} and feasible["a"]["p99_latency_ms"] == 5.5
     assert best_per_task(table, limits={"p99_latency_ms": 1.0}) == {}
+
+
+def test_quality_ties_go_to_the_cheaper_configuration():
+    table = Table([result("a", 200, 0, 0.2, 9.0), result("a", 100, 0, 0.2, 4.0), result("a", 50, 0, 0.2, 6.0),
+                   result("a", 20, 0, 0.1, 1.0)])
+    best = best_per_task(table)["a"]
+    assert best["config"] == {"candidates": 100} and best["ties"] == 3
