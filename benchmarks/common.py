@@ -42,9 +42,18 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def invoked_command() -> str:
+    """How this process was started, as ``python -m agenticrs.benchmarks.NAME ARGS`` when it runs a
+    benchmark module (``sys.argv[0]`` is then the module's file path), else ``sys.argv`` joined."""
+    head, *rest = sys.argv or [""]
+    if head.endswith(".py") and Path(head).resolve().parent == Path(__file__).resolve().parent:
+        head = f"python -m agenticrs.benchmarks.{Path(head).stem}"
+    return " ".join([head, *rest])
+
+
 def run_header(command: str | None = None) -> dict[str, Any]:
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": command or " ".join([Path(sys.executable).name, "-m", *sys.argv]),
+        "command": command or invoked_command(),
         "machine": machine_info(),
     }
