@@ -89,7 +89,7 @@ def run_one(spec: Spec, seed: int, data: str, device: str, max_seconds: float | 
 
 def run_path(runs_dir: Path, spec: Spec, seed: int) -> Path:
     """Where one (row, seed) run is stored, e.g. ``beauty_runs/sasrec-ce-seed0.json``."""
-    return runs_dir / f"{spec.model}-{spec.model_config.get('loss', '')}-seed{seed}.json".replace("--", "-")
+    return runs_dir / f"{spec.key}-seed{seed}.json"
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     # runs made by separate commands (rows in parallel, a seed later) add up to one table.
     summary: dict[str, dict[str, Any]] = {}
     for spec in SPECS:
-        runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob(run_path(runs_dir, spec, 0).name.replace(
-            "seed0.json", "seed*.json")))]
+        runs = [json.loads(p.read_text()) for p in sorted(runs_dir.glob(f"{spec.key}-seed*.json"))]
         if runs:
             summary[spec.label] = summarise(runs) | {"published": spec.published, "model": spec.model,
                                                      "model_config": spec.model_config, "train": spec.train}

@@ -1,0 +1,30 @@
+"""The Beauty benchmark's bookkeeping: one run file per (row, seed), a table over every finished run."""
+
+from __future__ import annotations
+
+import json
+
+from agenticrs.benchmarks.recsys_beauty import SPECS, main, run_path
+
+DATA = "synthetic:users=60,items=40,seed=3,mean_length=6,max_length=20"
+
+
+def test_every_row_has_its_own_run_files(tmp_path):
+    paths = {run_path(tmp_path, spec, 0) for spec in SPECS}
+    assert len(paths) == len(SPECS)  # rows sharing a model and loss must not share (and skip) runs
+
+
+def test_rows_add_up_across_commands_and_finished_runs_are_skipped(tmp_path):
+    assert main(["--data", DATA, "--seeds", "0,1", "--models", "pop", "--out", str(tmp_path)]) == 0
+    runs = tmp_path / "beauty_runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["pop-seed0.json", "pop-seed1.json"]
+    # A run of another row made by another command (here: pop's result filed under a SASRec row).
+    other = next(s for s in SPECS if s.key == "sasrec-bce-s3rec")
+    run = json.loads((runs / "pop-seed0.json").read_text())
+    run_path(runs, other, 0).write_text(json.dumps(run))
+    before = (runs / "pop-seed0.json").stat().st_mtime_ns
+    assert main(["--data", DATA, "--seeds", "0", "--models", "pop", "--out", str(tmp_path)]) == 0
+    assert (runs / "pop-seed0.json").stat().st_mtime_ns == before  # finished: not rerun
+    rows = json.loads((tmp_path / "beauty.json").read_text())["rows"]
+    assert rows["Pop"]["seeds"] == [0, 1] and rows[other.label]["seeds"] == [0]
+    assert not any(label.startswith("SASRec (BCE, 1 negative)") for label in rows)
