@@ -51,9 +51,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("sasrec-bce", "SASRec (BCE, 1 negative)", "sasrec", {"loss": "bce", "embedding_dim": 64, "layers": 2, "heads": 1,
          "dropout": 0.5}, {"epochs": 200, "lr": 1e-3, "batch_size": 128, "patience": 4, "eval_every": 10},
          "SASRec"),
-    # The S3-Rec code's block (post-LN, GELU, 4x FFN, embedding LayerNorm; the implementation behind
-    # the published rows), validated on all users: the row that meets the BCE target. The paper
-    # block above stays below it (0.028 over seeds 0-1).
+    # The S3-Rec code base's block (post-LN, GELU, 4x FFN, embedding LayerNorm), validated on all
+    # users: the row that meets the BCE target. The paper block above stays below it (0.028 over
+    # seeds 0-1).
     Spec("sasrec-bce-s3rec", "SASRec (BCE, 1 negative, S3-Rec block)", "sasrec",
          {"loss": "bce", "block": "s3rec", "embedding_dim": 64, "layers": 2, "heads": 2, "dropout": 0.5},
          {"epochs": 200, "lr": 1e-3, "batch_size": 256, "patience": 6, "eval_every": 5, "valid_max_users": None},

@@ -47,7 +47,7 @@ class SASRecConfig(ModelConfig):
     block: str = "sasrec"
     """``sasrec``: the official code's pre-LN block (ReLU FFN of width ``embedding_dim``, final
     LayerNorm, item embeddings scaled by ``sqrt(dim)``, Xavier init); ``s3rec``: the BERT-style
-    block of the S3-Rec code behind the published Beauty rows (post-LN, GELU FFN of width
+    block of the S3-Rec code base, common in Amazon-review baselines (post-LN, GELU FFN of width
     ``4 * embedding_dim``, LayerNorm on the embeddings, normal(0, 0.02) init)."""
 
     def __post_init__(self) -> None:
