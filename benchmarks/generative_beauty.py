@@ -25,6 +25,7 @@ A smoke run on a subsample (numbers NOT comparable to papers):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shlex
@@ -97,7 +98,8 @@ def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides:
             extras["staleness"] = {str(k): v for k, v in staleness_effect(
                 model, split.test, lags=(0, 1, 2, 4), ks=(10,), max_users=args.staleness_users).items()}
 
-    res = run_experiment(dataset, row.model, {**row.model_config, **overrides}, TrainConfig(**train), after=after)
+    config = {**row.model_config, **overrides_for(row, overrides)}
+    res = run_experiment(dataset, row.model, config, TrainConfig(**train), after=after)
     out = res.to_dict()
     history = out["train"].pop("history")
     out["train"]["fusion_last_epoch"] = {k: v for k, v in history[-1].items() if k.startswith("lwgr/")}
@@ -105,6 +107,27 @@ def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides:
     out.update(extras, label=row.label, data=dataset.name, seed=seed,
                sequences_per_second=statistics.median(speeds) if speeds else None)
     return out
+
+
+def config_fields(row: Row) -> set[str]:
+    from agenticrs.recsys.models import get_model
+
+    return {f.name for f in dataclasses.fields(get_model(row.model).Config)}
+
+
+def overrides_for(row: Row, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The ``--set`` overrides this row's model has (LWGR-only keys leave TIGER unchanged)."""
+    fields = config_fields(row)
+    return {k: v for k, v in overrides.items() if k in fields}
+
+
+def check_overrides(rows: list[Row], overrides: dict[str, Any]) -> None:
+    """A ``--set`` key that no selected row's model has is a typo: name it before any run starts."""
+    known = set().union(*(config_fields(r) for r in rows))
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise SystemExit(f"--set: unknown config field(s) {unknown} for rows {[r.slug for r in rows]}; "
+                         f"valid: {sorted(known)}")
 
 
 def fmt(s: dict[str, Any], k: str) -> str:
@@ -193,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     p.add_argument("--max-seconds", type=float, default=None, help="training budget per run")
     p.add_argument("--subsample-users", type=int, default=None, help="first N users only (smoke runs)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model config override (all rows)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model config override, applied to every row whose model has the field")
     p.add_argument("--serving-requests", type=int, default=200)
     p.add_argument("--staleness-users", type=int, default=2000)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -209,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(rows) != len(wanted):
         raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {r.slug for r in ROWS})}; rows: {[r.slug for r in ROWS]}")
     overrides = parse_set(args.set)
+    check_overrides(rows, overrides)
     out = Path(args.out)
     runs_dir = out / f"{args.name}_runs"
     shown = sys.argv[1:] if argv is None else argv
@@ -230,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                       f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
                 runs.append(r)
-            s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides}}
+            s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides_for(row, overrides)}}
             s["prep_seconds"] = statistics.fmean(r.get("prep_seconds", 0.0) for r in runs)
             cons = [r["constraint_valid"] for r in runs if r.get("constraint_valid")]
             if cons:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import sys
 import statistics
@@ -101,10 +102,12 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def markdown(summary: dict[str, dict[str, Any]], header: dict[str, Any]) -> str:
+def markdown(summary: dict[str, dict[str, Any]], header: dict[str, Any], data: str = "beauty") -> str:
+    """The table; the published column only on Beauty, the dataset those numbers are for."""
     m = header["machine"]
+    published = data == "beauty"
     lines = [
-        "# Amazon Beauty: baseline recommenders",
+        f"# {'Amazon Beauty' if published else data}: baseline recommenders",
         "",
         f"Command: `{header['command']}`  ",
         f"Date: {header['date']}  ",
@@ -117,7 +120,7 @@ def markdown(summary: dict[str, dict[str, Any]], header: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, s in summary.items():
-        pub = PUBLISHED.get(s.get("published") or "")
+        pub = PUBLISHED.get(s.get("published") or "") if published else None
         cells = [f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" for k in ("recall@5", "ndcg@5", "recall@10", "ndcg@10")]
         sps = f"{s['sequences_per_second']:.0f}" if s.get("sequences_per_second") else "-"
         lines.append(
@@ -125,7 +128,9 @@ def markdown(summary: dict[str, dict[str, Any]], header: dict[str, Any]) -> str:
             + f" | {f'{pub[2]:.4f} / {pub[3]:.4f}' if pub else '-'} | {s['train_seconds']:.0f} | {sps} | "
             f"{s['inference_ms_per_user']:.3f} | {int(s['params'])} |"
         )
-    lines += ["", "Published rows: TIGER (NeurIPS 2023) Table 1; its SASRec row is the BCE one-negative version.", ""]
+    if published:
+        lines += ["", "Published rows: TIGER (NeurIPS 2023) Table 1; its SASRec row is the BCE one-negative version."]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -139,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=None, help="training budget per run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", default=str(RESULTS_DIR), help="results folder")
-    p.add_argument("--name", default="beauty", help="results file stem")
+    p.add_argument("--name", default=None, help="results file stem (default: the dataset name)")
     p.add_argument("--force", action="store_true", help="rerun runs that already have results")
     args = p.parse_args(argv)
     if args.threads:
@@ -150,10 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     if len(specs) != len(wanted):
         raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {s.key for s in SPECS})}; "
                          f"rows: {[s.key for s in SPECS]}")
+    # Runs are filed by results name, so each dataset gets its own name: Scientific runs must
+    # never be summarised into the Beauty table.
+    args.name = args.name or re.sub(r"[^A-Za-z0-9_.=-]+", "_", args.data)
     out = Path(args.out)
     runs_dir = out / f"{args.name}_runs"
     header = run_header("python -m agenticrs.benchmarks.recsys_beauty "
                         + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)))
+    # Before any run: a results name already used for another dataset is refused, not mixed in.
+    other = sorted({d for f in runs_dir.glob("*-seed*.json") if (d := json.loads(f.read_text()).get("data", args.data))
+                    != args.data})
+    if other:
+        raise SystemExit(f"{runs_dir} holds runs on {other}, not {args.data!r}: pass another --name")
     for spec in specs:
         for seed in seeds:
             path = run_path(runs_dir, spec, seed)
@@ -161,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"== {spec.label} seed {seed}", flush=True)
             r = run_one(spec, seed, args.data, args.device, args.max_seconds)
-            r["date"] = header["date"]
-            r["machine"] = header["machine"]
+            r["date"], r["machine"], r["data"] = header["date"], header["machine"], args.data
             write_json_atomic(path, r)
             print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                   f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
@@ -175,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             summary[spec.label] = summarise(runs) | {"published": spec.published, "model": spec.model,
                                                      "model_config": spec.model_config, "train": spec.train}
     write_json_atomic(out / f"{args.name}.json", {**header, "data": args.data, "rows": summary})
-    write_text_atomic(out / f"{args.name}.md", markdown(summary, header))
-    print(markdown(summary, header))
+    write_text_atomic(out / f"{args.name}.md", markdown(summary, header, args.data))
+    print(markdown(summary, header, args.data))
     return 0
 
 
