@@ -130,6 +130,12 @@ def check_overrides(rows: list[Row], overrides: dict[str, Any]) -> None:
                          f"valid: {sorted(known)}")
 
 
+def baselines(out: Path, data: str) -> dict[str, dict[str, Any]]:
+    """The recsys-core rows of the same dataset and protocol (``recsys_beauty --data DATA``), if run."""
+    path = out / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', data)}.json"
+    return json.loads(path.read_text()).get("rows", {}) if path.exists() else {}
+
+
 def fmt(s: dict[str, Any], k: str) -> str:
     return f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}"
 
@@ -166,22 +172,32 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
                          ("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
                          + f" | {s['train_seconds']:.0f} | {s['prep_seconds']:.0f} | {s['inference_ms_per_user']:.2f} "
                          f"| {s['peak_memory_mb']:.0f} | {int(s['params'])} | {con_cell} |")
+        for label, b in baselines(Path(args.out), data).items():
+            lines.append(f"| {label} (baseline) | {len(b['seeds'])} | " + " | ".join(fmt(b, k) for k in
+                         ("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
+                         + f" | {b['train_seconds']:.0f} | - | {b['inference_ms_per_user']:.2f} "
+                         f"| {b['peak_memory_mb']:.0f} | {int(b['params'])} | - |")
         if data == "beauty":
             p = PUBLISHED_TIGER_BEAUTY
             lines.append(f"| TIGER (published) | - | {p[0]:.4f} | {p[1]:.4f} | {p[2]:.4f} | {p[3]:.4f} "
                          "| - | - | - | - | - | - |")
+        if data == "beauty" and "TIGER" in rows:
+            t = rows["TIGER"]["ndcg@10"]["mean"]
+            lines += ["", f"TIGER vs its published NDCG@10 ({PUBLISHED_TIGER_BEAUTY[3]}): "
+                      f"{100 * (t - PUBLISHED_TIGER_BEAUTY[3]) / PUBLISHED_TIGER_BEAUTY[3]:+.1f}%"]
         if "TIGER" in rows and "LWGR" in rows:
             t, w = rows["TIGER"]["ndcg@10"]["mean"], rows["LWGR"]["ndcg@10"]["mean"]
             lines += ["", f"LWGR vs TIGER, NDCG@10: {100 * (w - t) / max(t, 1e-12):+.2f}%"]
         serving = rows.get("LWGR", {}).get("serving")
         if serving:
-            lines += ["", "Online serving (batch of one, full LWGR): "
+            lines += ["", f"Online serving (batch of one, full LWGR, seed {rows['LWGR']['serving_seed']}): "
                       f"cached {serving['cached_ms_median']:.2f} ms median / {serving['cached_ms_p95']:.2f} p95, "
                       f"uncached {serving['uncached_ms_median']:.2f} / {serving['uncached_ms_p95']:.2f} ms; "
                       f"nearline {serving['nearline_ms_per_user']:.2f} ms/user ({int(serving['requests'])} requests)."]
         stale = rows.get("LWGR", {}).get("staleness")
         if stale:
-            lines += ["", f"Staleness (first {args.staleness_users} test users; the stored knowledge misses the "
+            lines += ["", f"Staleness (seed {rows['LWGR']['staleness_seed']}, first {args.staleness_users} test users; "
+                      "the stored knowledge misses the "
                       "user's last k interactions, the request encodes the fresh history): "
                       + ", ".join(f"k={k}: N@10 {v['ndcg@10']:.4f}" for k, v in stale.items())]
     return "\n".join(lines + [""])
@@ -261,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
                 s["constraint_valid"] = {k: statistics.fmean(c[k] for c in cons)
                                          for k in ("loss_free", "loss_fused", "bound", "open_gate_share")}
                 s["constraint_valid"]["holds_all"] = all(c["holds"] for c in cons)
-            for r in runs:
+            for r in runs:  # seeds ascending: report the first seed that measured serving
                 for key in ("serving", "staleness"):
-                    if r.get(key):
-                        s[key] = r[key]
+                    if r.get(key) and key not in s:
+                        s[key], s[f"{key}_seed"] = r[key], r["seed"]
             results[data][row.label] = s
     payload = {**header, "train": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
                "args": {k: v for k, v in vars(args).items() if k != "seed_list"}, "results": results}

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from agenticrs.benchmarks.generative_beauty import ROWS, main
+from agenticrs.benchmarks.recsys_beauty import main as recsys_main
 
 DATA = "synthetic:users=80,items=60,max_length=20,seed=0,text_signal=0.9,topics=4,seq_strength=0.8"
 TINY = ["--set", "embedding_dim=16", "--set", "ff_dim=32", "--set", "heads=2", "--set", "encoder_layers=1",
@@ -18,6 +19,7 @@ TINY = ["--set", "embedding_dim=16", "--set", "ff_dim=32", "--set", "heads=2", "
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("generative")
+    assert recsys_main(["--data", DATA, "--seeds", "0", "--models", "pop", "--out", str(out)]) == 0  # a baseline
     args = ["--data", DATA, "--seeds", "0,1", "--epochs", "1", "--out", str(out), "--name", "g",
             "--serving-requests", "5", "--staleness-users", "20", *TINY]
     assert main(args) == 0
@@ -44,7 +46,9 @@ def test_table_has_every_row_the_constraint_check_and_serving(bench):
     assert lwgr["serving"]["requests"] == 5 and lwgr["serving"]["cached_ms_median"] > 0
     assert set(lwgr["staleness"]) == {"0", "1", "2", "4"}
     md = (out / "g.md").read_text()
-    assert "**Reduced run**" in md and "LWGR vs TIGER, NDCG@10" in md and "Online serving" in md
+    assert "**Reduced run**" in md and "LWGR vs TIGER, NDCG@10" in md
+    assert "| Pop (baseline) | 1 |" in md  # the recsys-core rows of the same dataset, beside the generative ones
+    assert "Online serving (batch of one, full LWGR, seed 0)" in md and lwgr["serving_seed"] == 0
 
 
 def test_finished_runs_are_not_rerun(bench):
