@@ -12,9 +12,18 @@ Protocol: leave-one-out, full ranking over all items (items outside the final be
 knowledge rows the validation constraint ``L_fused <= (1 + eps) L_free`` is checked; for
 full LWGR (first seed) the nearline store's per-request latency with/without cache and the
 quality effect of stale knowledge are measured. Every (dataset, row, seed) run is written to
-``results/generative_runs/`` when it finishes, so an interrupted benchmark resumes.
+``results/<name>_runs/`` when it finishes, so an interrupted benchmark resumes, and runs made
+by separate commands (one row and seed each, one per core) add up to one table.
 
     python -m agenticrs.benchmarks.generative_beauty --data beauty,scientific --seeds 0,1,2
+
+The committed CPU-budget tables (2 epochs per run; Beauty with 2 sampled targets per user per
+epoch) came from, one (row, seed) per command, two at a time:
+
+    python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds SEED --rows ROW \
+        --epochs 2 --threads 1 --name generative_scientific --serving-requests 100 --staleness-users 500
+    python -m agenticrs.benchmarks.generative_beauty --data beauty --seeds 0 --rows tiger \
+        --epochs 2 --threads 1 --name generative_beauty --set sample_positions=2
 
 A smoke run on a subsample (numbers NOT comparable to papers):
 
