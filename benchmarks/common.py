@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ from typing import Any
 from agenticrs.io import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported for benchmarks)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def data_slug(data: str) -> str:
+    """A dataset name or URI as a file-name part: ``"synthetic:users=9,items=5"`` -> ``"synthetic_users=9_items=5"``."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", data)
 
 
 def machine_info() -> dict[str, Any]:

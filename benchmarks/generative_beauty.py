@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import shlex
 import statistics
 import sys
@@ -46,7 +45,7 @@ from typing import Any
 
 import torch
 
-from agenticrs.benchmarks.common import RESULTS_DIR, run_header, write_json_atomic, write_text_atomic
+from agenticrs.benchmarks.common import RESULTS_DIR, data_slug, run_header, write_json_atomic, write_text_atomic
 from agenticrs.benchmarks.recsys_beauty import summarise
 
 # TIGER (NeurIPS 2023) Table 1, Beauty: R@5, N@5, R@10, N@10.
@@ -141,8 +140,11 @@ def check_overrides(rows: list[Row], overrides: dict[str, Any]) -> None:
 
 def baselines(out: Path, data: str) -> dict[str, dict[str, Any]]:
     """The recsys-core rows of the same dataset and protocol (``recsys_beauty --data DATA``), if run."""
-    path = out / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', data)}.json"
+    path = out / f"{data_slug(data)}.json"
     return json.loads(path.read_text()).get("rows", {}) if path.exists() else {}
+
+
+METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 
 
 def fmt(s: dict[str, Any], k: str) -> str:
@@ -178,12 +180,11 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
             con_cell = (f"{con['loss_fused']:.3f} / {con['bound']:.3f} ({'yes' if con['holds_all'] else 'NO'})"
                         if con else "-")
             lines.append(f"| {label} | {len(s['seeds'])} | " + " | ".join(fmt(s, k) for k in
-                         ("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
+                         METRICS)
                          + f" | {s['train_seconds']:.0f} | {s['prep_seconds']:.0f} | {s['inference_ms_per_user']:.2f} "
                          f"| {s['peak_memory_mb']:.0f} | {int(s['params'])} | {con_cell} |")
         for label, b in baselines(Path(args.out), data).items():
-            lines.append(f"| {label} (baseline) | {len(b['seeds'])} | " + " | ".join(fmt(b, k) for k in
-                         ("recall@5", "ndcg@5", "recall@10", "ndcg@10"))
+            lines.append(f"| {label} (baseline) | {len(b['seeds'])} | " + " | ".join(fmt(b, k) for k in METRICS)
                          + f" | {b['train_seconds']:.0f} | - | {b['inference_ms_per_user']:.2f} "
                          f"| {b['peak_memory_mb']:.0f} | {int(b['params'])} | - |")
         if data == "beauty":
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             runs = []
             for seed in args.seed_list:
-                path = runs_dir / f"{re.sub(r'[^A-Za-z0-9_.=-]+', '_', data)}-{row.slug}-seed{seed}.json"
+                path = runs_dir / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
                 if path.exists() and not args.force:
                     runs.append(json.loads(path.read_text()))
                     continue

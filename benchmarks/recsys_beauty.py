@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import statistics
@@ -22,7 +21,7 @@ from typing import Any
 
 import torch
 
-from agenticrs.benchmarks.common import RESULTS_DIR, run_header, write_json_atomic, write_text_atomic
+from agenticrs.benchmarks.common import RESULTS_DIR, data_slug, run_header, write_json_atomic, write_text_atomic
 
 # Published rows (TIGER Table 1): R@5, N@5, R@10, N@10. SASRec there is the BCE one-negative version.
 PUBLISHED: dict[str, tuple[float, float, float, float]] = {
@@ -157,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"rows: {[s.key for s in SPECS]}")
     # Runs are filed by results name, so each dataset gets its own name: Scientific runs must
     # never be summarised into the Beauty table.
-    args.name = args.name or re.sub(r"[^A-Za-z0-9_.=-]+", "_", args.data)
+    args.name = args.name or data_slug(args.data)
     out = Path(args.out)
     runs_dir = out / f"{args.name}_runs"
     header = run_header("python -m agenticrs.benchmarks.recsys_beauty "
@@ -187,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             summary[spec.label] = summarise(runs) | {"published": spec.published, "model": spec.model,
                                                      "model_config": spec.model_config, "train": spec.train}
     write_json_atomic(out / f"{args.name}.json", {**header, "data": args.data, "rows": summary})
-    write_text_atomic(out / f"{args.name}.md", markdown(summary, header, args.data))
-    print(markdown(summary, header, args.data))
+    table = markdown(summary, header, args.data)
+    write_text_atomic(out / f"{args.name}.md", table)
+    print(table)
     return 0
 
 
