@@ -88,7 +88,7 @@ def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides:
     from agenticrs.recsys.training import TrainConfig, run_experiment
 
     dataset = subsample(load_dataset(data), args.subsample_users)
-    train = {**TRAIN, "seed": seed, "device": args.device, "progress": True}
+    train = {**TRAIN, **args.train_overrides, "seed": seed, "device": args.device, "progress": True}
     if args.epochs is not None:
         train["epochs"] = args.epochs
     if args.max_seconds is not None:
@@ -167,9 +167,10 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         "evaluation (beam search) per user; peak MB = process peak RSS on CPU (cumulative over the runs of one "
         "process) or CUDA peak allocation; params include buffers (frozen text vectors, id codes).",
     ]
-    if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set:
+    if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set or args.train:
         lines.append(f"**Reduced run** (subsample_users={args.subsample_users}, epochs={args.epochs}, "
-                     f"max_seconds={args.max_seconds}, overrides={args.set}): not comparable to published numbers.")
+                     f"max_seconds={args.max_seconds}, model overrides={args.set}, training overrides={args.train}): "
+                     "not comparable to published numbers.")
     for data, rows in results.items():
         lines += ["", f"## {data}", "",
                   "| model | seeds | R@5 | N@5 | R@10 | N@10 | train s | id prep s | ms/user | peak MB | params "
@@ -231,6 +232,37 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def train_overrides(items: list[str]) -> dict[str, Any]:
+    """``--train key=value`` -> typed TrainConfig fields (a bad key or value names the field)."""
+    from agenticrs.recsys.training.trainer import TrainConfig, build_train_config
+
+    values = parse_set(items)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    if set(values) - known:
+        raise SystemExit(f"--train: unknown training setting(s) {sorted(set(values) - known)}; valid: {sorted(known)}")
+    try:
+        config = build_train_config(values, **TRAIN)
+    except ValueError as e:
+        raise SystemExit(f"--train: {e}") from None
+    return {k: getattr(config, k) for k in values}
+
+
+def same_config(runs: list[dict[str, Any]], where: str) -> None:
+    """The seeds of one row must share their model and training settings (seed aside), or
+    their mean would mix two protocols: refuse, naming the settings that differ."""
+    def settings(r: dict[str, Any]) -> dict[str, Any]:
+        train = {k: v for k, v in r["config"]["train"].items() if k not in ("seed", "device", "logdir")}
+        return {**{f"model.{k}": v for k, v in r["config"]["model"].items()}, **{f"train.{k}": v for k, v in train.items()}}
+
+    first = settings(runs[0])
+    for r in runs[1:]:
+        other = settings(r)
+        diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        if diff:
+            raise SystemExit(f"{where}: seed {runs[0]['seed']} and seed {r['seed']} were run with different settings "
+                             f"{diff}; rerun one of them (--force) or use another --name")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", action="append", default=None,
@@ -243,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-seconds", type=float, default=None, help="training budget per run")
     p.add_argument("--subsample-users", type=int, default=None, help="first N users only (smoke runs)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model config override, applied to every row whose model has the field")
+    p.add_argument("--train", action="append", default=[], metavar="KEY=VALUE",
+                   help="training setting override (TrainConfig field, e.g. precision=bf16), applied to every row")
     p.add_argument("--serving-requests", type=int, default=200)
     p.add_argument("--staleness-users", type=int, default=2000)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -259,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"unknown row(s) {sorted(set(wanted) - {r.slug for r in ROWS})}; rows: {[r.slug for r in ROWS]}")
     overrides = parse_set(args.set)
     check_overrides(rows, overrides)
+    args.train_overrides = train_overrides(args.train)
     out = Path(args.out)
     runs_dir = out / f"{args.name}_runs"
     shown = sys.argv[1:] if argv is None else argv
@@ -280,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                       f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
                 runs.append(r)
+            same_config(runs, f"{data} / {row.label}")
             s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides_for(row, overrides)}}
             s["prep_seconds"] = statistics.fmean(r.get("prep_seconds", 0.0) for r in runs)
             cons = [r["constraint_valid"] for r in runs if r.get("constraint_valid")]
@@ -293,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                         s[key], s[f"{key}_seed"] = r[key], r["seed"]
             results[data][row.label] = s
     payload = {**header, "train": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
-               "args": {k: v for k, v in vars(args).items() if k != "seed_list"}, "results": results}
+               "args": {k: v for k, v in vars(args).items() if k not in ("seed_list", "train_overrides")}, "results": results}
     write_json_atomic(out / f"{args.name}.json", payload)
     write_text_atomic(out / f"{args.name}.md", markdown(results, header, args))
     print(markdown(results, header, args))

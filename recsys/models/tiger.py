@@ -43,6 +43,15 @@ class TIGERConfig(ModelConfig):
     sample_positions: int = 0
     """Targets per user per epoch: 0 = every prefix of every sequence (the paper); k > 0 = at
     most k random positions per user, which makes a CPU epoch several times cheaper."""
+    bucket_by_length: bool = True
+    """Group training targets of similar history length into batches (shuffled in chunks),
+    so the encoder pads to the batch's longest history rather than to ``max_len``: on
+    Beauty (mean history 6.7 of 20 items) this makes an epoch about 2.4x cheaper on a CPU."""
+    masked_loss: bool = False
+    """Normalise each digit's training softmax over the tokens that continue a valid id
+    (the prefix trie), as constrained decoding does, instead of over the whole codebook (the
+    paper). The model then never spends capacity on learning which ids exist; decoding
+    renormalises over the same tokens."""
     user_buckets: int = 2000
     """Hash buckets of the user token (the paper: 2000)."""
     beam_size: int = 20
@@ -113,6 +122,23 @@ def prefix_pairs(train: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nd
     return flat, offsets, users, position
 
 
+def length_buckets(order: np.ndarray, lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                   chunk_batches: int = 50) -> list[np.ndarray]:
+    """Cut a shuffled ``order`` into batches of similar ``lengths [len(order)]``.
+
+    Each chunk of ``chunk_batches`` batches is sorted by length (stably, so ties keep their
+    random order) and cut into batches; the batches are then shuffled, so consecutive
+    steps still see different lengths and every target is used once.
+    """
+    batches: list[np.ndarray] = []
+    chunk = batch_size * chunk_batches
+    for lo in range(0, len(order), chunk):
+        part = order[lo : lo + chunk]
+        part = part[np.argsort(lengths[lo : lo + chunk], kind="stable")]
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def gather_histories(flat: np.ndarray, offsets: np.ndarray, users: np.ndarray, position: np.ndarray,
                      max_len: int) -> np.ndarray:
     """``[n, max_len]`` left-padded histories: the ``max_len`` items before each pair's target."""
@@ -146,6 +172,10 @@ class TIGER(Recommender):
         self.depth, self.vocab = self.ids.depth, self.ids.vocab
         d = config.embedding_dim
         self.register_buffer("codes", torch.from_numpy(self.ids.codes.clip(min=0)), persistent=False)
+        if config.masked_loss:
+            masks, paths = self.ids.trie.transition_masks(self.ids.codes)
+            self.register_buffer("next_masks", masks, persistent=False)  # [n_nodes, vocab]
+            self.register_buffer("id_paths", paths, persistent=False)  # [n_items + 1, depth]
         # Encoder tokens: 0 = padding, 1 + digit * vocab + code otherwise.
         self.enc_tok = nn.Embedding(1 + self.depth * self.vocab, d, padding_idx=0)
         self.enc_pos = nn.Embedding(config.max_len + 1, d)  # item positions; max_len = the user token
@@ -269,6 +299,8 @@ class TIGER(Recommender):
         """``[B]`` per-example cross-entropy of the targets' ids (summed over digits, teacher forcing)."""
         codes = self.codes[targets]  # [B, depth]
         logits = self.decode(memory, bias, codes[:, :-1])  # [B, depth, V]
+        if self.config.masked_loss:
+            logits = logits.masked_fill(~self.next_masks[self.id_paths[targets]], float("-inf"))
         return F.cross_entropy(logits.transpose(1, 2), codes, reduction="none").sum(1)
 
     # ------------------------------------------------------------------ training hooks
@@ -286,8 +318,11 @@ class TIGER(Recommender):
             counts = np.bincount(users[order], minlength=int(users.max()) + 1)
             rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
             order = rng.permutation(order[rank < self.config.sample_positions])
-        for lo in range(0, len(order), batch_size):
-            idx = order[lo : lo + batch_size]
+        if self.config.bucket_by_length:
+            batches = length_buckets(order, np.minimum(position[order], self.config.max_len), batch_size, rng)
+        else:
+            batches = [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+        for idx in batches:
             hist = gather_histories(flat, offsets, users[idx], position[idx], self.config.max_len)
             yield TigerBatch(torch.from_numpy(users[idx]), torch.from_numpy(hist),
                              torch.from_numpy(flat[offsets[users[idx]] + position[idx]]))
@@ -306,15 +341,18 @@ class TIGER(Recommender):
             banned = torch.zeros(b, self.n_items + 1, dtype=torch.bool, device=memory.device)
             banned.scatter_(1, histories, True)
 
+        renormalise = self.config.masked_loss  # then the beam search normalises over valid tokens
+
         def step(rows: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
             if self.training:  # dropout: the reference path
-                return self.decode(memory[rows], bias[rows], prefix)[:, -1].log_softmax(-1)
-            # Beams come grouped by input, k each (rows = 0,0,..,1,1,..): decode them per input.
-            k = len(rows) // b
-            return self.decode_beams(memory, bias, prefix.view(b, k, -1)).view(b * k, -1).log_softmax(-1)
+                logits = self.decode(memory[rows], bias[rows], prefix)[:, -1]
+            else:  # Beams come grouped by input, k each (rows = 0,0,..,1,1,..): decode them per input.
+                k = len(rows) // b
+                logits = self.decode_beams(memory, bias, prefix.view(b, k, -1)).view(b * k, -1)
+            return logits if renormalise else logits.log_softmax(-1)
 
         return constrained_beam_search(step, self.ids.trie.to(memory.device), b, self.config.beam_size,
-                                       banned=banned, device=memory.device)
+                                       banned=banned, renormalise=renormalise, device=memory.device)
 
     def scores_from_beams(self, items: torch.Tensor, logp: torch.Tensor) -> torch.Tensor:
         """Beams -> ``[B, n_items + 1]``: the beam log-probability, ``-inf`` for other items."""

@@ -21,6 +21,7 @@ def constrained_beam_search(
     beam: int,
     *,
     banned: torch.Tensor | None = None,
+    renormalise: bool = False,
     device: torch.device | str = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``beam`` most likely VALID item ids for each of ``batch_size`` inputs.
@@ -35,6 +36,8 @@ def constrained_beam_search(
         beam: beams kept per input.
         banned: optional ``[B, n_items + 1]`` bool, items that may not be emitted for that
             input (e.g. its history), applied at the last token.
+        renormalise: ``step`` returns logits, normalised here over the valid tokens only
+            (for a model trained with the same trie-masked softmax).
 
     Returns:
         ``items [B, beam]`` item ids (``0`` for beams left without a valid item) and
@@ -52,7 +55,10 @@ def constrained_beam_search(
         valid, child = trie.step(level, nodes.reshape(-1))  # [B*k, V] each
         if banned is not None and level == trie.depth - 1:
             valid = valid & ~banned[flat_rows.unsqueeze(1), child]
-        cand = (scores.reshape(-1, 1) + logp.masked_fill(~valid, float("-inf"))).view(batch_size, k * vocab)
+        logp = logp.masked_fill(~valid, float("-inf"))
+        if renormalise:  # a beam with no valid token is already at -inf: keep it there, not NaN
+            logp = torch.where(valid, logp.log_softmax(-1), logp)
+        cand = (scores.reshape(-1, 1) + logp).view(batch_size, k * vocab)
         scores, idx = cand.topk(min(beam, k * vocab), dim=1)  # [B, k']
         parent, token = idx // vocab, idx % vocab
         prefix = torch.cat([prefix.gather(1, parent.unsqueeze(-1).expand(-1, -1, level)), token.unsqueeze(-1)], -1)

@@ -62,6 +62,37 @@ class SemanticIdTrie:
         pos = torch.searchsorted(keys, cand).clamp(max=len(keys) - 1)
         return keys[pos] == cand, values[pos]
 
+    def transition_masks(self, codes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense next-token masks of every trie node, and where each item's id passes.
+
+        Teacher-forced training needs, for each target and digit, which tokens continue a
+        valid id after the target's own prefix; a dense table (a few MB for 12k items)
+        makes that one gather per batch.
+
+        Args:
+            codes: ``[n_items + 1, depth]`` the ids this trie was built from (row 0 ignored).
+
+        Returns:
+            ``masks [n_nodes, vocab]`` bool over all levels' nodes (the root is row 0), and
+            ``paths [n_items + 1, depth]`` the row of ``masks`` each item's digit ``d`` is
+            chosen at (row 0 for the padding item).
+        """
+        sizes = [1] + [len(k) for k in self.keys[:-1]]  # parents of level d = nodes made by level d - 1
+        offsets = np.r_[0, np.cumsum(sizes)]
+        masks = torch.zeros(int(offsets[-1]), self.vocab, dtype=torch.bool)
+        for level, keys in enumerate(self.keys):
+            keys = keys.cpu()
+            masks[offsets[level] + keys // self.vocab, keys % self.vocab] = True
+        real = torch.from_numpy(np.asarray(codes, dtype=np.int64)[1:])
+        paths = torch.zeros(len(real) + 1, self.depth, dtype=torch.long)
+        nodes = torch.zeros(len(real), dtype=torch.long)
+        for level in range(self.depth):
+            paths[1:, level] = int(offsets[level]) + nodes
+            if level < self.depth - 1:
+                _, child = self.step(level, nodes.to(self.keys[level].device))
+                nodes = child.cpu().gather(1, real[:, level : level + 1]).squeeze(1)
+        return masks, paths
+
     def lookup(self, ids: torch.Tensor) -> torch.Tensor:
         """Item id of each full semantic id ``ids [N, depth]``; ``0`` where no item has that id."""
         nodes = torch.zeros(len(ids), dtype=torch.long, device=ids.device)

@@ -40,6 +40,10 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.0
+    precision: str = "fp32"
+    """``fp32``, or ``bf16``: the loss's forward pass runs under ``torch.autocast`` in bfloat16
+    (parameters, optimiser state and evaluation stay fp32). On a CPU with AVX-512 BF16 this
+    made TIGER's training step about 1.7x faster; on CUDA it uses the tensor cores."""
     grad_clip: float = 5.0
     """Gradient-norm clip; 0 disables."""
     patience: int = 5
@@ -59,6 +63,10 @@ class TrainConfig:
     """TensorBoard log directory; ``None`` disables logging."""
     progress: bool = True
     """Show a tqdm progress bar over epochs."""
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"TrainConfig: field 'precision' must be 'fp32' or 'bf16', got {self.precision!r}")
 
 
 @dataclass
@@ -111,6 +119,8 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
     start = time.perf_counter()
     model.fit(split)
 
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
     def validate() -> dict[str, float]:
         return evaluate(
             model,
@@ -141,7 +151,8 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
             out_of_time = False
             for batch in model.batches(split.train, config.batch_size, rng):
                 batch = _to_device(batch, device)
-                loss = model.loss(batch)
+                with autocast:
+                    loss = model.loss(batch)
                 if not torch.isfinite(loss):
                     raise DivergenceError(
                         f"{model.name}: training loss is {loss.item()} at epoch {epoch}, batch {n_batches + 1} "

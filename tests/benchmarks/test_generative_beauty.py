@@ -21,7 +21,7 @@ def bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("generative")
     assert recsys_main(["--data", DATA, "--seeds", "0", "--models", "pop", "--out", str(out)]) == 0  # a baseline
     args = ["--data", DATA, "--seeds", "0,1", "--epochs", "1", "--out", str(out), "--name", "g",
-            "--serving-requests", "5", "--staleness-users", "20", *TINY]
+            "--serving-requests", "5", "--staleness-users", "20", "--train", "precision=bf16", *TINY]
     assert main(args) == 0
     return out, args
 
@@ -49,6 +49,33 @@ def test_table_has_every_row_the_constraint_check_and_serving(bench):
     assert "**Reduced run**" in md and "LWGR vs TIGER, NDCG@10" in md
     assert "| Pop (baseline) | 1 |" in md  # the recsys-core rows of the same dataset, beside the generative ones
     assert "Online serving (batch of one, full LWGR, seed 0)" in md and lwgr["serving_seed"] == 0
+
+
+def test_training_overrides_reach_every_run(bench):
+    out, _ = bench
+    for path in (out / "g_runs").iterdir():
+        assert json.loads(path.read_text())["config"]["train"]["precision"] == "bf16", path.name
+    assert "training overrides=['precision=bf16']" in (out / "g.md").read_text()
+
+
+def test_seeds_run_with_different_settings_are_not_averaged(bench, tmp_path):
+    out, args = bench
+    runs = tmp_path / "g_runs"
+    runs.mkdir()
+    for path in (out / "g_runs").iterdir():  # a copy, so the other tests' files stay as they were
+        r = json.loads(path.read_text())
+        if r["seed"] == 1 and path.name.endswith("-tiger-seed1.json"):
+            r["config"]["train"]["lr"] = 0.5
+        (runs / path.name).write_text(json.dumps(r))
+    with pytest.raises(SystemExit, match=r"TIGER: seed 0 and seed 1 were run with different settings \['train.lr'\]"):
+        main([*args[: args.index("--out")], "--out", str(tmp_path), *args[args.index("--out") + 2 :]])
+
+
+def test_unknown_training_setting_is_named():
+    with pytest.raises(SystemExit, match=r"unknown training setting\(s\) \['precsion'\]"):
+        main(["--data", DATA, "--rows", "tiger", "--train", "precsion=bf16"])
+    with pytest.raises(SystemExit, match="'precision' must be 'fp32' or 'bf16'"):
+        main(["--data", DATA, "--rows", "tiger", "--train", "precision=fp8"])
 
 
 def test_finished_runs_are_not_rerun(bench):

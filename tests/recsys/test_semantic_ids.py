@@ -82,3 +82,33 @@ def test_constrained_beam_search_only_emits_valid_items():
     c = ids.codes[i]
     expected = sum(float(favourite[1, d].log_softmax(-1)[c[d]]) for d in range(3))
     assert scores[1, 0].item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_transition_masks_list_exactly_the_tokens_that_continue_a_valid_id():
+    rng = np.random.default_rng(1)
+    codes = np.full((31, 2), -1)
+    codes[1:] = rng.integers(0, 4, size=(30, 2))  # collisions likely: the collision level is exercised
+    ids = SemanticIds.from_codes(codes, 4)
+    masks, paths = ids.trie.transition_masks(ids.codes)
+    c = ids.codes
+    for i in range(1, 31):
+        for level in range(ids.depth):
+            valid = {int(c[j, level]) for j in range(1, 31) if (c[j, :level] == c[i, :level]).all()}
+            assert set(masks[paths[i, level]].nonzero().flatten().tolist()) == valid, (i, level)
+    assert (paths[:, 0] == 0).all()  # every id starts at the root
+
+
+def test_renormalised_beam_search_gives_a_distribution_over_valid_items():
+    rng = np.random.default_rng(2)
+    codes = np.full((21, 2), -1)
+    codes[1:] = np.unique(rng.integers(0, 6, size=(100, 2)), axis=0)[:20]
+    ids = SemanticIds.from_codes(codes, 6)
+    logits = torch.randn(3, ids.depth, ids.vocab, generator=torch.Generator().manual_seed(0)) * 3
+
+    def step(rows, prefix):
+        return logits[rows, prefix.shape[1]]  # raw logits: the search normalises over valid tokens
+
+    items, scores = constrained_beam_search(step, ids.trie, 3, beam=40, renormalise=True)
+    finite = torch.isfinite(scores)
+    assert (finite.sum(1) == 20).all()  # every item reached, no NaN from dead beams
+    assert torch.allclose(scores.exp().nansum(1), torch.ones(3), atol=1e-5)  # sums to one over items

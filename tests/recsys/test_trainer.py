@@ -107,3 +107,23 @@ def test_unknown_setting_names_the_field() -> None:
 def test_pad_histories_left_pads_and_truncates() -> None:
     out = pad_histories([np.array([1, 2, 3]), np.array([4])], max_len=2)
     assert out.tolist() == [[2, 3], [0, 4]]
+
+
+def test_bf16_precision_trains_in_autocast_and_keeps_fp32_weights(chain: Dataset) -> None:
+    seen: list[torch.dtype] = []
+
+    class Probe(Bigram):
+        def loss(self, batch: torch.Tensor) -> torch.Tensor:
+            seen.append(self.out(self.emb(batch[:1, 0])).dtype)  # what the forward pass computes in
+            return super().loss(batch)
+
+    pop = run_experiment(chain, "pop", train_config=fast())
+    res = run_experiment(chain, Probe, train_config=fast(epochs=15, precision="bf16"))
+    assert seen and set(seen) == {torch.bfloat16}
+    assert res.valid["ndcg@10"] > 3 * pop.valid["ndcg@10"]
+    assert res.config["train"]["precision"] == "bf16"
+
+
+def test_unknown_precision_names_the_field() -> None:
+    with pytest.raises(ValueError, match="'precision'.*'fp16'"):
+        TrainConfig(precision="fp16")
