@@ -165,7 +165,9 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         "Columns: train s = wall clock of training incl. validation; id prep s = item text encoding + semantic "
         "ids (cached on disk, so only the first run of a dataset pays it); ms/user = full-ranking test "
         "evaluation (beam search) per user; peak MB = process peak RSS on CPU (cumulative over the runs of one "
-        "process) or CUDA peak allocation; params include buffers (frozen text vectors, id codes).",
+        "process) or CUDA peak allocation; params include buffers (frozen text vectors, id codes); best / run "
+        "epochs = the epoch whose validation score was kept, per seed, and the epochs run (mean): a best epoch "
+        "equal to the last means the model was still improving when the budget ended.",
     ]
     if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set or args.train:
         lines.append(f"**Reduced run** (subsample_users={args.subsample_users}, epochs={args.epochs}, "
@@ -173,32 +175,32 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
                      "not comparable to published numbers.")
     for data, rows in results.items():
         lines += ["", f"## {data}", "",
-                  "| model | seeds | R@5 | N@5 | R@10 | N@10 | train s | id prep s | ms/user | peak MB | params "
-                  "| valid L_fused / bound (holds) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | seeds | R@5 | N@5 | R@10 | N@10 | best / run epochs | train s | id prep s | ms/user | peak MB "
+                  "| params | valid L_fused / bound (holds) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for label, s in rows.items():
             con = s.get("constraint_valid")
             con_cell = (f"{con['loss_fused']:.3f} / {con['bound']:.3f} ({'yes' if con['holds_all'] else 'NO'})"
                         if con else "-")
+            best = ",".join(str(e) for e in s["best_epochs"])
             lines.append(f"| {label} | {len(s['seeds'])} | " + " | ".join(fmt(s, k) for k in
                          METRICS)
-                         + f" | {s['train_seconds']:.0f} | {s['prep_seconds']:.0f} | {s['inference_ms_per_user']:.2f} "
+                         + f" | {best} / {s['epochs']:.0f} | {s['train_seconds']:.0f} | {s['prep_seconds']:.0f} | {s['inference_ms_per_user']:.2f} "
                          f"| {s['peak_memory_mb']:.0f} | {int(s['params'])} | {con_cell} |")
         for label, b in baselines(Path(args.out), data).items():
             lines.append(f"| {label} (baseline) | {len(b['seeds'])} | " + " | ".join(fmt(b, k) for k in METRICS)
-                         + f" | {b['train_seconds']:.0f} | - | {b['inference_ms_per_user']:.2f} "
+                         + f" | - | {b['train_seconds']:.0f} | - | {b['inference_ms_per_user']:.2f} "
                          f"| {b['peak_memory_mb']:.0f} | {int(b['params'])} | - |")
         if data == "beauty":
             p = PUBLISHED_TIGER_BEAUTY
             lines.append(f"| TIGER (published) | - | {p[0]:.4f} | {p[1]:.4f} | {p[2]:.4f} | {p[3]:.4f} "
-                         "| - | - | - | - | - | - |")
+                         "| - | - | - | - | - | - | - |")
         if data == "beauty" and "TIGER" in rows:
             t = rows["TIGER"]["ndcg@10"]["mean"]
             lines += ["", f"TIGER vs its published NDCG@10 ({PUBLISHED_TIGER_BEAUTY[3]}): "
                       f"{100 * (t - PUBLISHED_TIGER_BEAUTY[3]) / PUBLISHED_TIGER_BEAUTY[3]:+.1f}%"]
-        if "TIGER" in rows and "LWGR" in rows:
-            t, w = rows["TIGER"]["ndcg@10"]["mean"], rows["LWGR"]["ndcg@10"]["mean"]
-            lines += ["", f"LWGR vs TIGER, NDCG@10: {100 * (w - t) / max(t, 1e-12):+.2f}%"]
+        if "TIGER" in rows:
+            lines += [""] + [f"{label} vs TIGER, NDCG@10: {vs}" for label, vs in versus_tiger(rows).items()]
         serving = rows.get("LWGR", {}).get("serving")
         if serving:
             lines += ["", f"Online serving (batch of one, full LWGR, seed {rows['LWGR']['serving_seed']}): "
@@ -212,6 +214,21 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
                       "user's last k interactions, the request encodes the fresh history): "
                       + ", ".join(f"k={k}: N@10 {v['ndcg@10']:.4f}" for k, v in stale.items())]
     return "\n".join(lines + [""])
+
+
+def versus_tiger(rows: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each knowledge row's NDCG@10 against TIGER's: the change of the means, and on how many of the
+    seeds both rows ran the row was ahead (a paired count, so seed-to-seed noise shows)."""
+    tiger = rows["TIGER"]
+    out = {}
+    for label, s in rows.items():
+        if label == "TIGER":
+            continue
+        t, w = tiger["ndcg@10"]["mean"], s["ndcg@10"]["mean"]
+        paired = sorted(set(tiger["ndcg@10_by_seed"]) & set(s["ndcg@10_by_seed"]))
+        ahead = sum(s["ndcg@10_by_seed"][k] > tiger["ndcg@10_by_seed"][k] for k in paired)
+        out[label] = f"{100 * (w - t) / max(t, 1e-12):+.2f}% (ahead on {ahead} of {len(paired)} seeds)"
+    return out
 
 
 def dataset_list(values: list[str]) -> list[str]:
@@ -318,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             same_config(runs, f"{data} / {row.label}")
             s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides_for(row, overrides)}}
             s["prep_seconds"] = statistics.fmean(r.get("prep_seconds", 0.0) for r in runs)
+            s["best_epochs"] = [r["train"]["best_epoch"] for r in runs]
+            s["ndcg@10_by_seed"] = {str(r["seed"]): r["test"]["ndcg@10"] for r in runs}
             cons = [r["constraint_valid"] for r in runs if r.get("constraint_valid")]
             if cons:
                 s["constraint_valid"] = {k: statistics.fmean(c[k] for c in cons)

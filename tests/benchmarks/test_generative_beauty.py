@@ -47,6 +47,8 @@ def test_table_has_every_row_the_constraint_check_and_serving(bench):
     assert set(lwgr["staleness"]) == {"0", "1", "2", "4"}
     md = (out / "g.md").read_text()
     assert "**Reduced run**" in md and "LWGR vs TIGER, NDCG@10" in md
+    assert "+ fixed-instruction knowledge vs TIGER, NDCG@10" in md and "of 2 seeds)" in md  # paired seed count
+    assert rows["TIGER"]["best_epochs"] == [1, 1] and "| 1,1 / 1 |" in md
     assert "| Pop (baseline) | 1 |" in md  # the recsys-core rows of the same dataset, beside the generative ones
     assert "Online serving (batch of one, full LWGR, seed 0)" in md and lwgr["serving_seed"] == 0
 
