@@ -101,7 +101,7 @@ def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides:
                                   "max_collisions": model.ids.max_collisions}
         if hasattr(model, "constraint_report"):
             extras["constraint_valid"] = model.constraint_report(split.valid)
-        if row.slug == "lwgr" and seed == min(args.seed_list):
+        if row.slug == "lwgr" and seed == args.serving_seed:
             extras["serving"] = serving_latency(model, split.test, n_requests=args.serving_requests)
             extras["staleness"] = {str(k): v for k, v in staleness_effect(
                 model, split.test, lags=(0, 1, 2, 4), ks=(10,), max_users=args.staleness_users).items()}
@@ -280,6 +280,55 @@ def same_config(runs: list[dict[str, Any]], where: str) -> None:
                              f"{diff}; rerun one of them (--force) or use another --name")
 
 
+PASS_THROUGH = ("device", "epochs", "max_seconds", "subsample_users", "serving_requests", "staleness_users",
+                "threads", "out", "name")
+"""Options a ``--workers`` child gets exactly as the parent was given them."""
+
+
+def child_command(args: argparse.Namespace, data: str, row: Row, seed: int) -> list[str]:
+    """The command that runs one (dataset, row, seed) in its own process, without a table."""
+    cmd = [sys.executable, "-m", "agenticrs.benchmarks.generative_beauty", "--data", data, "--rows", row.slug,
+           "--seeds", str(seed), "--serving-seed", str(args.serving_seed), "--run-only"]
+    for name in PASS_THROUGH:
+        value = getattr(args, name)
+        if value is not None:
+            cmd += [f"--{name.replace('_', '-')}", str(value)]
+    for item in args.set:
+        cmd += ["--set", item]
+    for item in args.train:
+        cmd += ["--train", item]
+    return cmd + (["--force"] if args.force else [])
+
+
+def run_in_workers(args: argparse.Namespace, todo: list[tuple[str, Row, int, Path]]) -> None:
+    """Run each missing (dataset, row, seed) as its own process, ``args.workers`` at a time.
+
+    Each child writes its run file when it finishes and its output to ``<run file>.log``; a
+    failed run is named (with its log) after the others finished, and nothing is averaged.
+    """
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job: tuple[str, Row, int, Path]) -> str | None:
+        data, row, seed, path = job
+        log = path.with_suffix(".log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print(f"== {data} / {row.label} / seed {seed} (log: {log})", flush=True)
+        with open(log, "w") as f:
+            rc = subprocess.call(child_command(args, data, row, seed), stdout=f, stderr=subprocess.STDOUT)
+        if rc != 0 or not path.exists():
+            return f"{data} / {row.label} / seed {seed} (exit {rc}, see {log})"
+        r = json.loads(path.read_text())
+        print(f"   {data} / {row.label} / seed {seed}: test ndcg@10 {r['test']['ndcg@10']:.4f} "
+              f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
+        return None
+
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        failed = [f for f in pool.map(one, todo) if f]
+    if failed:
+        raise SystemExit("runs failed, the table was not written:\n  " + "\n  ".join(failed))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", action="append", default=None,
@@ -300,10 +349,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS_DIR))
     p.add_argument("--name", default="generative", help="results file stem")
     p.add_argument("--force", action="store_true", help="rerun runs that already have results")
+    p.add_argument("--workers", type=int, default=1,
+                   help="run the missing (dataset, row, seed) runs as this many parallel processes "
+                        "(use with --threads 1 on a CPU), then write the table")
+    p.add_argument("--serving-seed", type=int, default=None, help=argparse.SUPPRESS)  # default: the first seed
+    p.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)  # a --workers child: no table
     args = p.parse_args(argv)
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be >= 1, got {args.workers}")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.seed_list = [int(s) for s in args.seeds.split(",")]
+    if args.serving_seed is None:
+        args.serving_seed = min(args.seed_list)
     wanted = [s.strip() for s in args.rows.split(",")]
     rows = [r for r in ROWS if r.slug in wanted]
     if len(rows) != len(wanted):
@@ -315,13 +373,23 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = out / f"{args.name}_runs"
     shown = sys.argv[1:] if argv is None else argv
     header = run_header("python -m agenticrs.benchmarks.generative_beauty " + " ".join(shlex.quote(a) for a in shown))
+    datasets = dataset_list(args.data or ["beauty,scientific"])
+
+    def run_path(data: str, row: Row, seed: int) -> Path:
+        return runs_dir / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
+
+    if args.workers > 1:  # seed-major, so an interrupted benchmark has whole seeds rather than whole rows
+        todo = [(d, r, s, run_path(d, r, s)) for s in args.seed_list for d in datasets for r in rows
+                if args.force or not run_path(d, r, s).exists()]
+        run_in_workers(args, todo)
+        args.force = False  # the children just ran them
     results: dict[str, dict[str, Any]] = {}
-    for data in dataset_list(args.data or ["beauty,scientific"]):
+    for data in datasets:
         results[data] = {}
         for row in rows:
             runs = []
             for seed in args.seed_list:
-                path = runs_dir / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
+                path = run_path(data, row, seed)
                 if path.exists() and not args.force:
                     runs.append(json.loads(path.read_text()))
                     continue
@@ -332,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                       f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
                 runs.append(r)
+            if args.run_only:
+                continue
             same_config(runs, f"{data} / {row.label}")
             s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides_for(row, overrides)}}
             s["prep_seconds"] = statistics.fmean(r.get("prep_seconds", 0.0) for r in runs)
@@ -347,8 +417,11 @@ def main(argv: list[str] | None = None) -> int:
                     if r.get(key) and key not in s:
                         s[key], s[f"{key}_seed"] = r[key], r["seed"]
             results[data][row.label] = s
+    if args.run_only:
+        return 0
     payload = {**header, "train": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
-               "args": {k: v for k, v in vars(args).items() if k not in ("seed_list", "train_overrides")}, "results": results}
+               "args": {k: v for k, v in vars(args).items()
+                        if k not in ("seed_list", "train_overrides", "serving_seed", "run_only")}, "results": results}
     write_json_atomic(out / f"{args.name}.json", payload)
     write_text_atomic(out / f"{args.name}.md", markdown(results, header, args))
     print(markdown(results, header, args))

@@ -7,13 +7,17 @@ import json
 
 import pytest
 
+from agenticrs.benchmarks.common import data_slug
 from agenticrs.benchmarks.generative_beauty import ROWS, main
 from agenticrs.benchmarks.recsys_beauty import main as recsys_main
 
 DATA = "synthetic:users=80,items=60,max_length=20,seed=0,text_signal=0.9,topics=4,seq_strength=0.8"
+DATA_SLUG = data_slug(DATA)
 TINY = ["--set", "embedding_dim=16", "--set", "ff_dim=32", "--set", "heads=2", "--set", "encoder_layers=1",
         "--set", "decoder_layers=1", "--set", "id_levels=2", "--set", "codebook_size=8", "--set", "id_epochs=20",
         "--set", "text_encoder=tfidf:dim=8", "--set", "n_instructions=2", "--set", "cache=false"]
+
+TINY_TIGER = TINY[: TINY.index("n_instructions=2") - 1]  # the TIGER-only settings
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +100,23 @@ def test_unknown_row_is_named():
 def test_set_key_no_row_has_is_named():
     with pytest.raises(SystemExit, match=r"unknown config field\(s\) \['n_instruction'\]"):
         main(["--data", DATA, "--rows", "tiger,lwgr", "--set", "n_instruction=2"])
+
+
+def test_workers_run_each_missing_run_in_its_own_process_then_write_the_table(tmp_path):
+    args = ["--data", DATA, "--seeds", "0,1", "--rows", "tiger", "--epochs", "1", "--out", str(tmp_path),
+            "--name", "w", "--workers", "2", "--threads", "1", *TINY_TIGER]
+    assert main(args) == 0
+    runs = tmp_path / "w_runs"
+    assert sorted(p.name for p in runs.glob("*.json")) == [f"{DATA_SLUG}-tiger-seed0.json", f"{DATA_SLUG}-tiger-seed1.json"]
+    assert len(list(runs.glob("*.log"))) == 2  # each child kept its output
+    rows = json.loads((tmp_path / "w.json").read_text())["results"][DATA]
+    assert rows["TIGER"]["seeds"] == [0, 1]
+
+
+def test_a_failed_worker_run_is_named_and_no_table_is_written(tmp_path):
+    args = ["--data", DATA, "--seeds", "0", "--rows", "tiger", "--epochs", "1", "--out", str(tmp_path),
+            "--name", "f", "--workers", "2", "--threads", "1", *TINY_TIGER, "--set", "heads=3"]  # 16 dims, 3 heads
+    with pytest.raises(SystemExit, match=r"(?s)runs failed.*TIGER / seed 0 \(exit 1, see .*\.log\)"):
+        main(args)
+    assert not (tmp_path / "f.md").exists() and not list((tmp_path / "f_runs").glob("*.json"))
+    assert "divisible by heads" in next((tmp_path / "f_runs").glob("*.log")).read_text()
