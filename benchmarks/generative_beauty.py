@@ -267,9 +267,19 @@ def train_overrides(items: list[str]) -> dict[str, Any]:
 def same_config(runs: list[dict[str, Any]], where: str) -> None:
     """The seeds of one row must share their model and training settings (seed aside), or
     their mean would mix two protocols: refuse, naming the settings that differ."""
+    from agenticrs.recsys.models import get_model
+    from agenticrs.recsys.training.trainer import TrainConfig
+
+    def defaults(cls: type) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
     def settings(r: dict[str, Any]) -> dict[str, Any]:
-        train = {k: v for k, v in r["config"]["train"].items() if k not in ("seed", "device", "logdir")}
-        return {**{f"model.{k}": v for k, v in r["config"]["model"].items()}, **{f"train.{k}": v for k, v in train.items()}}
+        # A field added to a Config after a run was made counts as its default in that run.
+        model = {**defaults(get_model(r["model"]).Config), **r["config"]["model"]}
+        train = {**defaults(TrainConfig), **r["config"]["train"]}
+        train = {k: list(v) if isinstance(v, tuple) else v for k, v in train.items()
+                 if k not in ("seed", "device", "logdir", "progress")}
+        return {**{f"model.{k}": v for k, v in model.items()}, **{f"train.{k}": v for k, v in train.items()}}
 
     first = settings(runs[0])
     for r in runs[1:]:

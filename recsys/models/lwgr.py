@@ -44,7 +44,7 @@ from agenticrs.recsys.knowledge.extractors import (
 from agenticrs.recsys.knowledge.lagrangian import PrimalDual
 from agenticrs.recsys.models.base import pad_histories, register_model
 from agenticrs.recsys.models.tiger import TIGER, TIGERConfig, TigerBatch
-from agenticrs.recsys.text import item_texts, make_encoder
+from agenticrs.recsys.text import encode_items, item_texts, make_encoder
 
 
 @dataclass
@@ -73,6 +73,11 @@ class LWGRConfig(TIGERConfig):
     """Words per item text read by the ``end_to_end`` encoder."""
     template_items: int = 10
     """Titles in the fixed template."""
+    knowledge_encoder: str = ""
+    """Text encoder of the knowledge side: the frozen item vectors the instructions read, the
+    fixed template and the alignment target. Empty = ``text_encoder`` (which also makes the
+    semantic ids); a language-model encoder here (``hf:minilm``) brings knowledge that the
+    TF-IDF ids do not already carry."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -114,7 +119,9 @@ class LWGR(TIGER):
         assert dataset is not None  # TIGER raised otherwise
         d, m = config.embedding_dim, config.n_instructions
         self.item_text = item_texts(dataset)
-        text = torch.from_numpy(self.item_vectors)
+        vectors = (encode_items(dataset, config.knowledge_encoder, cache=config.cache) if config.knowledge_encoder
+                   else self.item_vectors)
+        text = torch.from_numpy(vectors)
         self.register_buffer("text_vectors", text, persistent=False)  # [n_items + 1, text_dim], frozen
         if config.strategy == "end_to_end":
             words = hashed_word_ids(self.item_text, config.text_vocab, config.text_words)
@@ -143,7 +150,8 @@ class LWGR(TIGER):
     def _template_vectors(self, histories: torch.Tensor) -> torch.Tensor:
         """Fixed template of each history encoded by the frozen text encoder -> ``[B, text_dim]``."""
         if self._template_encoder is None:
-            self._template_encoder = make_encoder(self.config.text_encoder).fit(self.item_text[1:])
+            spec = self.config.knowledge_encoder or self.config.text_encoder
+            self._template_encoder = make_encoder(spec).fit(self.item_text[1:])
         texts = fixed_templates(histories.cpu().numpy(), self.item_text, self.config.template_items)
         return torch.from_numpy(self._template_encoder.encode(texts)).to(histories.device)
 

@@ -120,3 +120,16 @@ def test_a_failed_worker_run_is_named_and_no_table_is_written(tmp_path):
         main(args)
     assert not (tmp_path / "f.md").exists() and not list((tmp_path / "f_runs").glob("*.json"))
     assert "divisible by heads" in next((tmp_path / "f_runs").glob("*.log")).read_text()
+
+
+def test_a_setting_added_after_a_run_counts_as_its_default(bench, tmp_path):
+    out, args = bench
+    runs = tmp_path / "g_runs"
+    runs.mkdir()
+    for path in (out / "g_runs").iterdir():  # seed 0's LWGR predates the (hypothetical) new fields
+        r = json.loads(path.read_text())
+        if r["seed"] == 0 and path.name.endswith("-lwgr-seed0.json"):
+            del r["config"]["model"]["knowledge_encoder"], r["config"]["train"]["precision"]
+        (runs / path.name).write_text(json.dumps(r))
+    with pytest.raises(SystemExit, match=r"LWGR: seed 0 and seed 1 were run with different settings \['train.precision'\]"):
+        main([*args[: args.index("--out")], "--out", str(tmp_path), *args[args.index("--out") + 2 :]])

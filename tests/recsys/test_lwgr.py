@@ -185,3 +185,17 @@ def test_serving_latency_reports_both_paths(trained):
     assert out["requests"] == 5
     for key in ("cached_ms_median", "cached_ms_p95", "uncached_ms_median", "uncached_ms_p95", "nearline_ms_per_user"):
         assert out[key] > 0
+
+
+@pytest.mark.parametrize("name", ["lwgr", "lwgr_fixed"])
+def test_knowledge_encoder_is_separate_from_the_semantic_id_encoder(data, name):
+    cls = get_model(name)
+    config = build_config(cls, {**SMALL, "knowledge_encoder": "tfidf:dim=8,analyzer=char_wb", "cache": False})
+    model = cls(data.n_items, data.n_users, config, data)
+    plain = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "cache": False}), data)
+    assert model.item_vectors.shape[1] == 16 and model.text_vectors.shape[1] == 8  # ids from one, knowledge the other
+    assert np.array_equal(model.ids.codes, plain.ids.codes)  # the semantic ids do not depend on it
+    batch = next(model.batches(data.split().train, 64, np.random.default_rng(0)))
+    assert torch.isfinite(model.loss(batch))
+    if name == "lwgr_fixed":  # the template is encoded by the knowledge encoder too
+        assert model._template_encoder.dim == 8
