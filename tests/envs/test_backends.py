@@ -11,13 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-import torch
+import bigram_model
 from chain_data import chain_dataset
-from torch import nn
 
 from agenticrs.envs.backends import (
     LiveBackend,
@@ -34,42 +32,15 @@ from agenticrs.envs.backends.live import fidelity_epochs
 from agenticrs.envs.core import Backend, Task, TrialConfig, TrialResult
 from agenticrs.envs.knowledge import KnowledgeStore
 from agenticrs.recsys.data.dataset import Dataset, Split
-from agenticrs.recsys.models.base import ModelConfig, Recommender, register_model
+from agenticrs.recsys.models.base import register_model
 
 # ---------------------------------------------------------------------- test models
 # Registered at import, so a live-backend worker that imports this module (setup_modules) has them.
 
 
-@dataclasses.dataclass
-class BigramConfig(ModelConfig):
-    dim: int = 8
-    explode: bool = False
-    """Multiply the loss by NaN: a diverging model."""
-
-
 @register_model("test-bigram", overwrite=True)
-class Bigram(Recommender):
-    """Next item from the last item: the smallest trainable sequential model."""
-
-    Config = BigramConfig
-
-    def __init__(self, n_items: int, n_users: int, config: BigramConfig, dataset: Dataset | None = None):
-        super().__init__(n_items, n_users, config, dataset)
-        self.emb = nn.Embedding(n_items + 1, config.dim)
-        self.out = nn.Linear(config.dim, n_items + 1)
-
-    def batches(self, train: list[np.ndarray], batch_size: int, rng: np.random.Generator) -> Iterator:
-        pairs = np.concatenate([np.stack([s[:-1], s[1:]], 1) for s in train if len(s) > 1])
-        perm = rng.permutation(len(pairs))
-        for lo in range(0, len(perm), batch_size):
-            yield torch.from_numpy(pairs[perm[lo : lo + batch_size]])
-
-    def loss(self, batch: torch.Tensor) -> torch.Tensor:
-        loss = nn.functional.cross_entropy(self.out(self.emb(batch[:, 0])), batch[:, 1])
-        return loss * float("nan") if self.config.explode else loss
-
-    def score(self, users: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
-        return self.out(self.emb(histories[:, -1]))
+class Bigram(bigram_model.Bigram):
+    """The shared test bigram, registered for trials that name it."""
 
 
 @register_model("test-crash", overwrite=True)
@@ -110,7 +81,7 @@ def test_live_trains_and_reports_cost(chain: Dataset) -> None:
     assert r.ok and r.source == "live" and r.task == "chain" and r.config == BIGRAM
     assert r.valid["ndcg@10"] > 0.2 and 0 <= r.test["recall@10"] <= 1
     assert set(r.cost) >= {"seconds", "params", "inference_ms_per_user", "peak_memory_mb"}
-    assert r.cost["seconds"] > 0 and r.cost["params"] == 8 * 31 + 31 * 9 and r.cost["peak_memory_mb"] > 0
+    assert r.cost["seconds"] > 0 and r.cost["params"] == 16 * 31 + 31 * 17 and r.cost["peak_memory_mb"] > 0
     assert r.cost["epochs"] == 4  # fidelity 1.0 = full_epochs, patience disabled
 
 
