@@ -31,6 +31,9 @@ and ``--workers 2`` runs the same (dataset, row, seed) processes from one comman
         --workers 2 --name generative_beauty --set dropout=0 --train precision=bf16 --train eval_every=1 \\
         --serving-requests 100 --staleness-users 500
 
+The tables were then assembled from the run files that exist, with the same options plus
+``--report-only`` (trains nothing; the runs not made are named under the table).
+
 A smoke run on a subsample (numbers NOT comparable to papers):
 
     python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 0 \\
@@ -185,6 +188,8 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         lines.append(f"**Reduced run** (subsample_users={args.subsample_users}, epochs={args.epochs}, "
                      f"max_seconds={args.max_seconds}, model overrides={args.set}, training overrides={args.train}): "
                      "not comparable to published numbers.")
+    if getattr(args, "missing", None):
+        lines.append(f"**Not run** (the table holds the seeds that were): {'; '.join(args.missing)}.")
     for data, rows in results.items():
         lines += ["", f"## {data}", "",
                   "| model | seeds | R@5 | N@5 | R@10 | N@10 | best / run epochs | train s | id prep s | ms/user | peak MB "
@@ -374,11 +379,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1,
                    help="run the missing (dataset, row, seed) runs as this many parallel processes "
                         "(use with --threads 1 on a CPU), then write the table")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: write the table from the run files that exist, naming the missing ones")
     p.add_argument("--serving-seed", type=int, default=None, help=argparse.SUPPRESS)  # default: the first seed
     p.add_argument("--run-only", action="store_true", help=argparse.SUPPRESS)  # a --workers child: no table
     args = p.parse_args(argv)
     if args.workers < 1:
         raise SystemExit(f"--workers must be >= 1, got {args.workers}")
+    if args.report_only and (args.force or args.run_only or args.workers > 1):
+        raise SystemExit("--report-only trains nothing: it cannot be combined with --force, --workers or --run-only")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.seed_list = [int(s) for s in args.seeds.split(",")]
@@ -401,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     def run_path(data: str, row: Row, seed: int) -> Path:
         return runs_dir / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
 
+    args.missing = []
     if args.workers > 1:  # seed-major, so an interrupted benchmark has whole seeds rather than whole rows
         todo = [(d, r, s, run_path(d, r, s)) for s in args.seed_list for d in datasets for r in rows
                 if args.force or not run_path(d, r, s).exists()]
@@ -416,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
                 if path.exists() and not args.force:
                     runs.append(json.loads(path.read_text()))
                     continue
+                if args.report_only:
+                    args.missing.append(f"{data} / {row.label} / seed {seed}")
+                    continue
                 print(f"== {data} / {row.label} / seed {seed}", flush=True)
                 r = run_one(row, data, seed, args, overrides)
                 r["date"], r["machine"] = header["date"], header["machine"]
@@ -423,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                       f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
                 runs.append(r)
-            if args.run_only:
+            if args.run_only or not runs:
                 continue
             same_config(runs, f"{data} / {row.label}")
             s = summarise(runs) | {"model": row.model, "model_config": {**row.model_config, **overrides_for(row, overrides)}}
@@ -444,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     payload = {**header, "train": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
                "args": {k: v for k, v in vars(args).items()
-                        if k not in ("seed_list", "train_overrides", "serving_seed", "run_only")}, "results": results}
+                        if k not in ("seed_list", "train_overrides", "serving_seed", "run_only", "missing")},
+               "missing_runs": args.missing, "results": results}
     write_json_atomic(out / f"{args.name}.json", payload)
     write_text_atomic(out / f"{args.name}.md", markdown(results, header, args))
     print(markdown(results, header, args))

@@ -133,3 +133,26 @@ def test_a_setting_added_after_a_run_counts_as_its_default(bench, tmp_path):
         (runs / path.name).write_text(json.dumps(r))
     with pytest.raises(SystemExit, match=r"LWGR: seed 0 and seed 1 were run with different settings \['train.precision'\]"):
         main([*args[: args.index("--out")], "--out", str(tmp_path), *args[args.index("--out") + 2 :]])
+
+
+def test_report_only_trains_nothing_and_names_the_missing_runs(bench, tmp_path):
+    out, args = bench
+    runs = tmp_path / "g_runs"
+    runs.mkdir()
+    for path in (out / "g_runs").iterdir():  # every run but fixed-instruction seed 1 and all of soft-nocon
+        if not (path.name.endswith("-fixed-seed1.json") or "-soft-nocon-" in path.name):
+            (runs / path.name).write_text(path.read_text())
+    before = sorted(p.name for p in runs.iterdir())
+    report = [*args[: args.index("--out")], "--out", str(tmp_path), *args[args.index("--out") + 2 :], "--report-only"]
+    assert main(report) == 0
+    assert sorted(p.name for p in runs.iterdir()) == before  # nothing was trained
+    payload = json.loads((tmp_path / "g.json").read_text())
+    rows = payload["results"][DATA]
+    assert rows["+ fixed-instruction knowledge"]["seeds"] == [0] and rows["LWGR"]["seeds"] == [0, 1]
+    assert "+ soft instructions, no constraint" not in rows
+    assert len(payload["missing_runs"]) == 3
+    md = (tmp_path / "g.md").read_text()
+    assert "**Not run**" in md and "+ fixed-instruction knowledge / seed 1" in md
+    assert "| + fixed-instruction knowledge | 1 |" in md
+    with pytest.raises(SystemExit, match="--report-only trains nothing"):
+        main([*report, "--force"])
