@@ -234,16 +234,21 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
 
 
 def versus_tiger(rows: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """Each knowledge row's NDCG@10 against TIGER's: the change of the means, and on how many of the
-    seeds both rows ran the row was ahead (a paired count, so seed-to-seed noise shows)."""
-    tiger = rows["TIGER"]
+    """Each knowledge row's NDCG@10 against TIGER's on the seeds both rows ran: the change of the
+    means over those seeds, and on how many of them the row was ahead (a paired count, so
+    seed-to-seed noise shows). A row with fewer seeds is compared on its own seeds only."""
+    tiger = rows["TIGER"]["ndcg@10_by_seed"]
     out = {}
     for label, s in rows.items():
         if label == "TIGER":
             continue
-        t, w = tiger["ndcg@10"]["mean"], s["ndcg@10"]["mean"]
-        paired = sorted(set(tiger["ndcg@10_by_seed"]) & set(s["ndcg@10_by_seed"]))
-        ahead = sum(s["ndcg@10_by_seed"][k] > tiger["ndcg@10_by_seed"][k] for k in paired)
+        row = s["ndcg@10_by_seed"]
+        paired = sorted(set(tiger) & set(row))
+        if not paired:
+            out[label] = "no seed in common"
+            continue
+        t, w = statistics.fmean(tiger[k] for k in paired), statistics.fmean(row[k] for k in paired)
+        ahead = sum(row[k] > tiger[k] for k in paired)
         out[label] = f"{100 * (w - t) / max(t, 1e-12):+.2f}% (ahead on {ahead} of {len(paired)} seeds)"
     return out
 

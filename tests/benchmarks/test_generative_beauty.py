@@ -156,3 +156,14 @@ def test_report_only_trains_nothing_and_names_the_missing_runs(bench, tmp_path):
     assert "| + fixed-instruction knowledge | 1 |" in md
     with pytest.raises(SystemExit, match="--report-only trains nothing"):
         main([*report, "--force"])
+
+
+def test_a_row_with_fewer_seeds_is_compared_with_tiger_on_its_own_seeds():
+    from agenticrs.benchmarks.generative_beauty import versus_tiger
+
+    rows = {"TIGER": {"ndcg@10_by_seed": {"0": 0.02, "1": 0.04, "2": 0.03}},
+            "A": {"ndcg@10_by_seed": {"0": 0.03}},  # one seed: against TIGER's seed 0 (0.02), not its mean
+            "B": {"ndcg@10_by_seed": {"5": 0.03}}}
+    out = versus_tiger(rows)
+    assert out["A"] == "+50.00% (ahead on 1 of 1 seeds)"
+    assert out["B"] == "no seed in common"
