@@ -66,7 +66,9 @@ class HFEncoder(TextEncoder):
             SentenceTransformer = None
         if SentenceTransformer is not None:
             model = SentenceTransformer(str(self.path), device=device, local_files_only=True)
-            return "sentence-transformers", model, None, int(model.get_sentence_embedding_dimension())
+            # Renamed in sentence-transformers 5.x; older releases only have the long name.
+            dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+            return "sentence-transformers", model, None, int(dim())
         try:
             from transformers import AutoModel, AutoTokenizer
         except ImportError:
