@@ -166,7 +166,9 @@ def fmt(s: dict[str, Any], k: str) -> str:
     return f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}"
 
 
-def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: argparse.Namespace) -> str:
+def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: argparse.Namespace,
+             missing: list[str] | None = None) -> str:
+    """The results table; ``missing`` names the (dataset / row / seed) runs a ``--report-only`` table lacks."""
     m = header["machine"]
     lines = [
         "# Generative recommendation: TIGER, LWGR and ablations",
@@ -188,8 +190,8 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         lines.append(f"**Reduced run** (subsample_users={args.subsample_users}, epochs={args.epochs}, "
                      f"max_seconds={args.max_seconds}, model overrides={args.set}, training overrides={args.train}): "
                      "not comparable to published numbers.")
-    if getattr(args, "missing", None):
-        lines.append(f"**Not run** (the table holds the seeds that were): {'; '.join(args.missing)}.")
+    if missing:
+        lines.append(f"**Not run** (the table holds the seeds that were): {'; '.join(missing)}.")
     for data, rows in results.items():
         lines += ["", f"## {data}", "",
                   "| model | seeds | R@5 | N@5 | R@10 | N@10 | best / run epochs | train s | id prep s | ms/user | peak MB "
@@ -415,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     def run_path(data: str, row: Row, seed: int) -> Path:
         return runs_dir / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
 
-    args.missing = []
+    missing: list[str] = []  # --report-only: the runs without a run file
     if args.workers > 1:  # seed-major, so an interrupted benchmark has whole seeds rather than whole rows
         todo = [(d, r, s, run_path(d, r, s)) for s in args.seed_list for d in datasets for r in rows
                 if args.force or not run_path(d, r, s).exists()]
@@ -432,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(json.loads(path.read_text()))
                     continue
                 if args.report_only:
-                    args.missing.append(f"{data} / {row.label} / seed {seed}")
+                    missing.append(f"{data} / {row.label} / seed {seed}")
                     continue
                 print(f"== {data} / {row.label} / seed {seed}", flush=True)
                 r = run_one(row, data, seed, args, overrides)
@@ -462,11 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     payload = {**header, "train": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
                "args": {k: v for k, v in vars(args).items()
-                        if k not in ("seed_list", "train_overrides", "serving_seed", "run_only", "missing")},
-               "missing_runs": args.missing, "results": results}
+                        if k not in ("seed_list", "train_overrides", "serving_seed", "run_only")},
+               "missing_runs": missing, "results": results}
     write_json_atomic(out / f"{args.name}.json", payload)
-    write_text_atomic(out / f"{args.name}.md", markdown(results, header, args))
-    print(markdown(results, header, args))
+    table = markdown(results, header, args, missing)
+    write_text_atomic(out / f"{args.name}.md", table)
+    print(table)
     return 0
 
 
