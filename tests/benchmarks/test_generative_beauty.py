@@ -55,6 +55,10 @@ def test_table_has_every_row_the_constraint_check_and_serving(bench):
     assert rows["TIGER"]["best_epochs"] == [1, 1] and "| 1,1 / 1 |" in md
     assert "| Pop (baseline) | 1 |" in md  # the recsys-core rows of the same dataset, beside the generative ones
     assert "Online serving (batch of one, full LWGR, seed 0)" in md and lwgr["serving_seed"] == 0
+    # The validation score each row kept, beside its test score: what settings are chosen on.
+    runs = [json.loads((out / "g_runs" / f"{DATA_SLUG}-lwgr-seed{s}.json").read_text()) for s in (0, 1)]
+    assert lwgr["valid_ndcg@10"]["mean"] == pytest.approx(sum(r["valid"]["ndcg@10"] for r in runs) / 2)
+    assert f"| {lwgr['valid_ndcg@10']['mean']:.4f} ± {lwgr['valid_ndcg@10']['std']:.4f} |" in md
 
 
 def test_training_overrides_reach_every_run(bench):
