@@ -34,6 +34,14 @@ and ``--workers 2`` runs the same (dataset, row, seed) processes from one comman
 The tables were then assembled from the run files that exist, with the same options plus
 ``--report-only`` (trains nothing; the runs not made are named under the table).
 
+Exploration tables change one setting of the LWGR row and compare it with the committed TIGER
+runs, read (never retrained) from the main table's run directory with ``--reference``:
+
+    python -m agenticrs.benchmarks.generative_beauty --data DATA --seeds SEED --rows tiger,lwgr \
+        --reference generative_DATA --name generative_DATA_kw0.5 --set knowledge_weight=0.5 \
+        --epochs 8 --threads 1 --set dropout=0 --train precision=bf16 --train eval_every=1 \
+        --serving-requests 100 --staleness-users 500
+
 A smoke run on a subsample (numbers NOT comparable to papers):
 
     python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 0 \\
@@ -385,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS_DIR))
     p.add_argument("--name", default="generative", help="results file stem")
     p.add_argument("--force", action="store_true", help="rerun runs that already have results")
+    p.add_argument("--reference", default=None, metavar="NAME",
+                   help="read the TIGER row's runs from <out>/NAME_runs and never train them: an exploration "
+                        "table (say, another knowledge_weight) is then compared with the committed TIGER runs")
     p.add_argument("--workers", type=int, default=1,
                    help="run the missing (dataset, row, seed) runs as this many parallel processes "
                         "(use with --threads 1 on a CPU), then write the table")
@@ -417,12 +428,16 @@ def main(argv: list[str] | None = None) -> int:
     datasets = dataset_list(args.data or ["beauty,scientific"])
 
     def run_path(data: str, row: Row, seed: int) -> Path:
-        return runs_dir / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
+        return (reference(row) or runs_dir) / f"{data_slug(data)}-{row.slug}-seed{seed}.json"
+
+    def reference(row: Row) -> Path | None:
+        """The runs directory a --reference row is read from (None: this table's own)."""
+        return out / f"{args.reference}_runs" if args.reference and row.slug == "tiger" else None
 
     missing: list[str] = []  # --report-only: the runs without a run file
     if args.workers > 1:  # seed-major, so an interrupted benchmark has whole seeds rather than whole rows
         todo = [(d, r, s, run_path(d, r, s)) for s in args.seed_list for d in datasets for r in rows
-                if args.force or not run_path(d, r, s).exists()]
+                if not reference(r) and (args.force or not run_path(d, r, s).exists())]
         run_in_workers(args, todo)
         args.force = False  # the children just ran them
     results: dict[str, dict[str, Any]] = {}
@@ -432,10 +447,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for seed in args.seed_list:
                 path = run_path(data, row, seed)
-                if path.exists() and not args.force:
+                if path.exists() and not (args.force and not reference(row)):
                     runs.append(json.loads(path.read_text()))
                     continue
-                if args.report_only:
+                if args.report_only or reference(row):
                     missing.append(f"{data} / {row.label} / seed {seed}")
                     continue
                 print(f"== {data} / {row.label} / seed {seed}", flush=True)

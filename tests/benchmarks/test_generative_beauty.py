@@ -171,3 +171,29 @@ def test_a_row_with_fewer_seeds_is_compared_with_tiger_on_its_own_seeds():
     out = versus_tiger(rows)
     assert out["A"] == "+50.00% (ahead on 1 of 1 seeds)"
     assert out["B"] == "no seed in common"
+
+
+def test_reference_reads_tiger_from_another_table_and_never_trains_it(bench, tmp_path):
+    out, args = bench
+    (tmp_path / "g_runs").mkdir()
+    (tmp_path / "e_runs").mkdir()
+    for path in (out / "g_runs").iterdir():  # TIGER in the reference table, LWGR in the exploration's own
+        if "-tiger-" in path.name:
+            (tmp_path / "g_runs" / path.name).write_text(path.read_text())
+        if "-lwgr-seed" in path.name:
+            (tmp_path / "e_runs" / path.name).write_text(path.read_text())
+    own = [*args[: args.index("--out")], "--out", str(tmp_path), *args[args.index("--out") + 2 :]]
+    own[own.index("--name") + 1] = "e"
+    assert main([*own, "--rows", "tiger,lwgr", "--reference", "g"]) == 0
+    rows = json.loads((tmp_path / "e.json").read_text())["results"][DATA]
+    assert rows["TIGER"]["seeds"] == [0, 1] and rows["LWGR"]["seeds"] == [0, 1]
+    assert "LWGR vs TIGER, NDCG@10" in (tmp_path / "e.md").read_text()
+    assert not any("-tiger-" in p.name for p in (tmp_path / "e_runs").iterdir())
+    # A reference run that does not exist is named, not trained, even with --force.
+    tiger_only = ["--data", DATA, "--seeds", "0,1,2", "--epochs", "1", "--out", str(tmp_path), "--name", "e",
+                  "--train", "precision=bf16", *TINY_TIGER, "--rows", "tiger", "--reference", "g", "--force"]
+    assert main(tiger_only) == 0
+    payload = json.loads((tmp_path / "e.json").read_text())
+    assert payload["missing_runs"] == [f"{DATA} / TIGER / seed 2"]
+    assert sorted(p.name for p in (tmp_path / "g_runs").iterdir()) == sorted(
+        p.name for p in (out / "g_runs").iterdir() if "-tiger-" in p.name)
