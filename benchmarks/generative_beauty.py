@@ -192,8 +192,8 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         "evaluation (beam search) per user; peak MB = process peak RSS on CPU (cumulative over the runs of one "
         "process) or CUDA peak allocation; params include buffers (frozen text vectors, id codes); best / run "
         "epochs = the epoch whose validation score was kept, per seed, and the epochs run (mean): a best epoch "
-        "equal to the last means the model was still improving when the budget ended; valid N@10 = the best "
-        "epoch's validation NDCG@10 (the first valid_max_users users, so not comparable to the test columns), "
+        "equal to the last means the model was still improving when the budget ended; valid N@10 = the kept "
+        "epoch's NDCG@10 on every validation user (early stopping watches the first valid_max_users only), "
         "the score to choose settings on.",
     ]
     if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set or args.train:
@@ -467,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             s["prep_seconds"] = statistics.fmean(r.get("prep_seconds", 0.0) for r in runs)
             s["best_epochs"] = [r["train"]["best_epoch"] for r in runs]
             s["ndcg@10_by_seed"] = {str(r["seed"]): r["test"]["ndcg@10"] for r in runs}
-            # The validation score the best epoch was kept for: what a hyper-parameter may be chosen on.
+            # The kept epoch re-scored on all validation users: what a hyper-parameter may be chosen on.
             valid = [r["valid"]["ndcg@10"] for r in runs]
             s["valid_ndcg@10"] = {"mean": statistics.fmean(valid),
                                   "std": statistics.stdev(valid) if len(valid) > 1 else 0.0}
