@@ -37,9 +37,9 @@ The tables were then assembled from the run files that exist, with the same opti
 Exploration tables change one setting of the LWGR row and compare it with the committed TIGER
 runs, read (never retrained) from the main table's run directory with ``--reference``:
 
-    python -m agenticrs.benchmarks.generative_beauty --data DATA --seeds SEED --rows tiger,lwgr \
-        --reference generative_DATA --name generative_DATA_kw0.5 --set knowledge_weight=0.5 \
-        --epochs 8 --threads 1 --set dropout=0 --train precision=bf16 --train eval_every=1 \
+    python -m agenticrs.benchmarks.generative_beauty --data DATA --seeds SEED --rows tiger,lwgr \\
+        --reference generative_DATA --name generative_DATA_kw0.5 --set knowledge_weight=0.5 \\
+        --epochs 8 --threads 1 --set dropout=0 --train precision=bf16 --train eval_every=1 \\
         --serving-requests 100 --staleness-users 500
 
 A smoke run on a subsample (numbers NOT comparable to papers):
@@ -63,7 +63,7 @@ from typing import Any
 import torch
 
 from agenticrs.benchmarks.common import RESULTS_DIR, data_slug, run_header, write_json_atomic, write_text_atomic
-from agenticrs.benchmarks.recsys_beauty import summarise
+from agenticrs.benchmarks.recsys_beauty import mean_std, summarise
 
 # TIGER (NeurIPS 2023) Table 1, Beauty: R@5, N@5, R@10, N@10.
 PUBLISHED_TIGER_BEAUTY = (0.0454, 0.0321, 0.0648, 0.0384)
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         """The runs directory a --reference row is read from (None: this table's own)."""
         return out / f"{args.reference}_runs" if args.reference and row.slug == "tiger" else None
 
-    missing: list[str] = []  # --report-only: the runs without a run file
+    missing: list[str] = []  # runs without a run file that this command does not train (--report-only, --reference)
     if args.workers > 1:  # seed-major, so an interrupted benchmark has whole seeds rather than whole rows
         todo = [(d, r, s, run_path(d, r, s)) for s in args.seed_list for d in datasets for r in rows
                 if not reference(r) and (args.force or not run_path(d, r, s).exists())]
@@ -446,11 +446,11 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             runs = []
             for seed in args.seed_list:
-                path = run_path(data, row, seed)
-                if path.exists() and not (args.force and not reference(row)):
+                path, ref = run_path(data, row, seed), reference(row)
+                if path.exists() and (ref or not args.force):  # --force never retrains a reference run
                     runs.append(json.loads(path.read_text()))
                     continue
-                if args.report_only or reference(row):
+                if args.report_only or ref:
                     missing.append(f"{data} / {row.label} / seed {seed}")
                     continue
                 print(f"== {data} / {row.label} / seed {seed}", flush=True)
@@ -468,9 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             s["best_epochs"] = [r["train"]["best_epoch"] for r in runs]
             s["ndcg@10_by_seed"] = {str(r["seed"]): r["test"]["ndcg@10"] for r in runs}
             # The kept epoch re-scored on all validation users: what a hyper-parameter may be chosen on.
-            valid = [r["valid"]["ndcg@10"] for r in runs]
-            s["valid_ndcg@10"] = {"mean": statistics.fmean(valid),
-                                  "std": statistics.stdev(valid) if len(valid) > 1 else 0.0}
+            s["valid_ndcg@10"] = mean_std([r["valid"]["ndcg@10"] for r in runs])
             cons = [r["constraint_valid"] for r in runs if r.get("constraint_valid")]
             if cons:
                 s["constraint_valid"] = {k: statistics.fmean(c[k] for c in cons)

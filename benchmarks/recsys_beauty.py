@@ -88,12 +88,16 @@ def run_path(runs_dir: Path, spec: Spec, seed: int) -> Path:
     return runs_dir / f"{spec.key}-seed{seed}.json"
 
 
+def mean_std(values: list[float]) -> dict[str, float]:
+    """Mean and sample std over seeds (std 0 for a single seed)."""
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = ["recall@5", "ndcg@5", "recall@10", "ndcg@10"]
     out: dict[str, Any] = {"seeds": sorted(r["seed"] for r in runs)}
     for k in keys:
-        vals = [r["test"][k] for r in runs]
-        out[k] = {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
+        out[k] = mean_std([r["test"][k] for r in runs])
     for k in ("train_seconds", "inference_ms_per_user", "peak_memory_mb", "params", "epochs"):
         out[k] = statistics.fmean(r["cost"][k] for r in runs)
     sps = [r["sequences_per_second"] for r in runs if r.get("sequences_per_second")]
