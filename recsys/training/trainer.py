@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from agenticrs.recsys.data.dataset import Dataset, Split
+from agenticrs.recsys.data.dataset import Dataset, EvalSplit, Split
 from agenticrs.recsys.evaluation.cost import Cost, count_parameters, peak_memory_mb
 from agenticrs.recsys.evaluation.evaluator import DEFAULT_KS, evaluate
 from agenticrs.recsys.models.base import Recommender, build_config, coerce, get_model
@@ -27,6 +27,20 @@ from agenticrs.recsys.models.base import Recommender, build_config, coerce, get_
 
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+def validation_subset(valid: EvalSplit, config: TrainConfig) -> EvalSplit:
+    """The users early stopping watches: all of ``valid``, or ``config.valid_max_users`` of them
+    chosen by ``config.valid_subset`` (a random sample keeps user order and uses its own
+    generator, so the training stream of ``config.seed`` is the same either way)."""
+    n = len(valid.targets)
+    if config.valid_max_users is None or config.valid_max_users >= n:
+        return valid
+    if config.valid_subset == "first":
+        idx = np.arange(config.valid_max_users)
+    else:
+        idx = np.sort(np.random.default_rng([config.seed, 0x5EED]).choice(n, config.valid_max_users, replace=False))
+    return EvalSplit(valid.users[idx], [valid.histories[i] for i in idx], valid.targets[idx])
 
 
 @dataclass
@@ -52,7 +66,12 @@ class TrainConfig:
     """Validate every this many epochs."""
     valid_metric: str = "ndcg@10"
     valid_max_users: int | None = None
-    """Validate on the first N users only (cheaper); the final report uses all users."""
+    """Validate on N users only (cheaper); the final report uses all users."""
+    valid_subset: str = "first"
+    """Which ``valid_max_users`` users: ``first`` (the first N in user order, what the committed
+    tables used) or ``random`` (a sample drawn with ``seed``). User order follows the source's
+    ids, which need not be random: on Beauty the first 2,000 users score about half the NDCG of
+    all users, so ``random`` is the unbiased choice for new runs."""
     eval_batch_size: int = 1024
     exclude_history: bool = True
     ks: tuple[int, ...] = DEFAULT_KS
@@ -67,6 +86,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"TrainConfig: field 'precision' must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.valid_subset not in ("first", "random"):
+            raise ValueError(f"TrainConfig: field 'valid_subset' must be 'first' or 'random', "
+                             f"got {self.valid_subset!r}")
 
 
 @dataclass
@@ -120,15 +142,15 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
     model.fit(split)
 
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    valid_split = validation_subset(split.valid, config)
 
     def validate() -> dict[str, float]:
         return evaluate(
             model,
-            split.valid,
+            valid_split,
             config.ks,
             exclude_history=config.exclude_history,
             batch_size=config.eval_batch_size,
-            max_users=config.valid_max_users,
         ).metrics
 
     history: list[dict[str, float]] = []

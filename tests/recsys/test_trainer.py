@@ -11,6 +11,7 @@ from bigram_model import Bigram, BigramConfig
 from agenticrs.recsys.data.dataset import Dataset
 from agenticrs.recsys.models.base import pad_histories
 from agenticrs.recsys.training import DivergenceError, TrainConfig, run_experiment, split_overrides
+from agenticrs.recsys.training.trainer import validation_subset
 
 
 def fast(**kw) -> TrainConfig:
@@ -92,3 +93,30 @@ def test_bf16_precision_trains_in_autocast_and_keeps_fp32_weights(chain: Dataset
 def test_unknown_precision_names_the_field() -> None:
     with pytest.raises(ValueError, match="'precision'.*'fp16'"):
         TrainConfig(precision="fp16")
+
+
+def test_validation_subset_first_or_seeded_random(chain: Dataset) -> None:
+    valid = chain.split().valid
+    n = len(valid.targets)
+    first = validation_subset(valid, TrainConfig(valid_max_users=40))
+    assert list(first.users) == list(valid.users[:40])
+    a = validation_subset(valid, TrainConfig(valid_max_users=40, valid_subset="random", seed=3))
+    b = validation_subset(valid, TrainConfig(valid_max_users=40, valid_subset="random", seed=3))
+    c = validation_subset(valid, TrainConfig(valid_max_users=40, valid_subset="random", seed=4))
+    assert list(a.users) == list(b.users) and list(a.users) != list(c.users)
+    assert len(set(a.users)) == 40 and max(a.users) >= 40 and list(a.users) == sorted(a.users)
+    # Each picked user keeps its own history and target.
+    pos = {int(u): i for i, u in enumerate(valid.users)}
+    for u, h, t in zip(a.users, a.histories, a.targets):
+        assert t == valid.targets[pos[int(u)]] and h is valid.histories[pos[int(u)]]
+    assert validation_subset(valid, TrainConfig(valid_max_users=n + 5, valid_subset="random")) is valid
+    with pytest.raises(ValueError, match="'valid_subset'.*'last'"):
+        TrainConfig(valid_subset="last")
+
+
+def test_random_validation_subset_drives_early_stopping(chain: Dataset) -> None:
+    res = run_experiment(chain, Bigram, train_config=fast(epochs=3, valid_max_users=50, valid_subset="random"))
+    assert res.config["train"]["valid_subset"] == "random"
+    full = run_experiment(chain, Bigram, train_config=fast(epochs=3))
+    # The reported validation is always every user, so it matches a run without the subset.
+    assert res.valid["ndcg@10"] == pytest.approx(full.valid["ndcg@10"])
