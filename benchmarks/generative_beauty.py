@@ -193,7 +193,8 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         "process) or CUDA peak allocation; params include buffers (frozen text vectors, id codes); best / run "
         "epochs = the epoch whose validation score was kept, per seed, and the epochs run (mean): a best epoch "
         "equal to the last means the model was still improving when the budget ended; valid N@10 = the kept "
-        "epoch's NDCG@10 on every validation user (early stopping watches the first valid_max_users only), "
+        "epoch's NDCG@10 on every validation user (early stopping watches valid_max_users users only: "
+        f"{'the first ones' if args.train_overrides.get('valid_subset', 'first') == 'first' else 'a seeded random sample'}), "
         "the score to choose settings on.",
     ]
     if args.subsample_users or args.epochs is not None or args.max_seconds is not None or args.set or args.train:
