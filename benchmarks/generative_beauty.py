@@ -87,8 +87,15 @@ EXTRA_ROWS: tuple[Row, ...] = (
     # The knowledge side read from a pretrained language model (all-MiniLM-L6-v2, the ``text``
     # extra) while the semantic ids stay TF-IDF: knowledge the ids do not already carry.
     Row("LWGR, MiniLM knowledge", "lwgr-minilm", "lwgr", {"knowledge_encoder": "hf:minilm"}),
+    # Soft instructions beside the hand-written history template (as in the paper's prompt)
+    # instead of in its place: the template's knowledge plus what the instructions extract.
+    Row("LWGR, soft instructions + template", "lwgr-template", "lwgr", {"template_knowledge": True}),
+    # The instructions and gates read the behaviour summary without a gradient into the encoder.
+    Row("LWGR, detached behaviour", "lwgr-detach", "lwgr", {"detach_behaviour": True}),
+    # Knowledge tokens carry only what the instructions read, not the instructions themselves.
+    Row("LWGR, read-out only", "lwgr-readout", "lwgr", {"instruction_residual": False}),
 )
-"""Rows run only when ``--rows`` names them (they need optional extras)."""
+"""Rows run only when ``--rows`` names them (optional extras, explorations)."""
 # Training settings for a CPU budget; every row uses the same ones.
 TRAIN: dict[str, Any] = {"epochs": 30, "lr": 1e-3, "batch_size": 256, "patience": 3, "eval_every": 2,
                          "valid_max_users": 2000, "eval_batch_size": 256, "ks": (5, 10, 20)}

@@ -80,10 +80,14 @@ class SoftInstructionExtractor(nn.Module):
         n_instructions: instruction vectors per user (= knowledge tokens).
         heads: attention heads of the read-out.
         max_len: history length (recency embeddings).
+        residual: keep the instruction in its knowledge token (``norm(query + read)``);
+            False leaves only what was read from the text (``norm(read)``), so the tokens do
+            not repeat the behaviour the instructions were conditioned on.
     """
 
-    def __init__(self, dim: int, n_instructions: int, heads: int, max_len: int):
+    def __init__(self, dim: int, n_instructions: int, heads: int, max_len: int, residual: bool = True):
         super().__init__()
+        self.residual = residual
         self.instructions = nn.Parameter(torch.randn(n_instructions, dim) * dim**-0.5)
         # Behaviour -> per-instruction shift: the personalisation of the instructions.
         self.condition = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, n_instructions * dim))
@@ -103,4 +107,4 @@ class SoftInstructionExtractor(nn.Module):
         pad = ~valid
         pad[:, -1] &= valid.any(1)  # a user without history still reads one (zero) slot, never NaN
         out, _ = self.read(queries, keys, keys, key_padding_mask=pad, need_weights=False)
-        return self.norm(queries + out)
+        return self.norm(queries + out if self.residual else out)

@@ -19,7 +19,8 @@ Strategies: ``strategy="end_to_end"`` trains a small word-level text encoder wit
 recommender; ``strategy="frozen"`` uses precomputed vectors of a (large) frozen encoder and
 trains only the instructions and adapters on the text side.
 
-Ablations are config fields: ``instructions`` (soft|fixed), ``constraint``, ``gates``,
+Ablations are config fields: ``instructions`` (soft|fixed), ``template_knowledge`` (soft
+instructions beside the fixed template), ``constraint``, ``gates``,
 ``knowledge_weight``, ``strategy``. Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
 ``lwgr/open_gate_share`` (and the two losses) are logged to TensorBoard by the trainer.
 """
@@ -73,6 +74,18 @@ class LWGRConfig(TIGERConfig):
     """Words per item text read by the ``end_to_end`` encoder."""
     template_items: int = 10
     """Titles in the fixed template."""
+    instruction_residual: bool = True
+    """Knowledge token = ``norm(instruction + read-out)``; False: ``norm(read-out)``, only what
+    the instruction read from the item texts, without the behaviour it was conditioned on."""
+    detach_behaviour: bool = False
+    """Read the behaviour summary that conditions the instructions and the gates without a
+    gradient into the shared encoder, so the knowledge path cannot reshape the behaviour
+    representation the knowledge-free path relies on (as with the fixed template, whose
+    knowledge does not read the encoder at all)."""
+    template_knowledge: bool = False
+    """With ``instructions="soft"``: add the fixed template's knowledge to what the soft
+    instructions extract, as the paper's prompt puts the soft instructions beside the
+    hand-written history template rather than in its place."""
     knowledge_encoder: str = ""
     """Text encoder of the knowledge side: the frozen item vectors the instructions read, the
     fixed template and the alignment target. Empty = ``text_encoder`` (which also makes the
@@ -89,6 +102,9 @@ class LWGRConfig(TIGERConfig):
         for f in ("n_instructions", "text_words", "template_items"):
             if getattr(self, f) < 1:
                 raise ValueError(f"{name}: field {f!r} must be >= 1, got {getattr(self, f)}")
+        if self.template_knowledge and self.instructions != "soft":
+            raise ValueError(f"{name}: field 'template_knowledge' adds the template to soft instructions; "
+                             f"with instructions={self.instructions!r} the template is already the knowledge")
         if self.text_vocab < 2:
             raise ValueError(f"{name}: field 'text_vocab' must be >= 2, got {self.text_vocab}")
         for f in ("epsilon", "gate_weight", "knowledge_weight"):
@@ -131,8 +147,9 @@ class LWGR(TIGER):
         elif config.instructions == "soft":  # adapter from the frozen item vectors to the model space
             self.text_adapter = nn.Sequential(nn.Linear(text.shape[1], d), nn.GELU(), nn.Linear(d, d))
         if config.instructions == "soft":
-            self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len)
-        else:
+            self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len,
+                                                      residual=config.instruction_residual)
+        if config.instructions == "fixed" or config.template_knowledge:
             in_dim = d if config.strategy == "end_to_end" else text.shape[1]
             self.fixed_adapter = nn.Sequential(nn.Linear(in_dim, d), nn.GELU(), nn.Linear(d, m * d))
             self._template_encoder = None  # fitted lazily (frozen strategy only)
@@ -155,30 +172,36 @@ class LWGR(TIGER):
         texts = fixed_templates(histories.cpu().numpy(), self.item_text, self.config.template_items)
         return torch.from_numpy(self._template_encoder.encode(texts)).to(histories.device)
 
-    @staticmethod
-    def behaviour(memory: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
-        """Masked mean of the encoder memory: ``[B, S, d]`` -> ``[B, d]``."""
+    def behaviour(self, memory: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        """Masked mean of the encoder memory: ``[B, S, d]`` -> ``[B, d]`` (detached if configured)."""
         keep = (~pad).unsqueeze(-1).float()
-        return (memory * keep).sum(1) / keep.sum(1).clamp(min=1.0)
+        mean = (memory * keep).sum(1) / keep.sum(1).clamp(min=1.0)
+        return mean.detach() if self.config.detach_behaviour else mean
 
     def extract_knowledge(self, histories: torch.Tensor, memory: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
         """Per-user knowledge ``[B, n_instructions, d]`` from ``histories [B, L]`` and the encoder output."""
         hist = histories[:, -self.config.max_len :]
         valid = hist != PAD
-        b, m = hist.shape[0], self.config.n_instructions
         if self.config.instructions == "fixed":
-            if self.config.strategy == "frozen":
-                z = self._template_vectors(hist)
-            else:  # the small encoder reads the template's words: the bag of the history titles
-                items = self.small_encoder(self.word_ids[hist], None)
-                z = (items * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
-            return self.fixed_adapter(z).view(b, m, -1)
+            return self.fixed_knowledge(hist, valid)
         queries = self.extractor.queries(self.behaviour(memory, pad))  # [B, m, d]
         if self.config.strategy == "frozen":
             items = self.text_adapter(self.text_vectors[hist])  # [B, L, d]
         else:
             items = self.small_encoder(self.word_ids[hist], queries.mean(1))  # instruction-steered pooling
-        return self.extractor(queries, items, valid)
+        knowledge = self.extractor(queries, items, valid)
+        if self.config.template_knowledge:
+            knowledge = knowledge + self.fixed_knowledge(hist, valid)
+        return knowledge
+
+    def fixed_knowledge(self, hist: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Knowledge of the fixed template of ``hist [B, L]`` (``valid`` its non-pad mask) -> ``[B, m, d]``."""
+        if self.config.strategy == "frozen":
+            z = self._template_vectors(hist)
+        else:  # the small encoder reads the template's words: the bag of the history titles
+            items = self.small_encoder(self.word_ids[hist], None)
+            z = (items * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
+        return self.fixed_adapter(z).view(hist.shape[0], self.config.n_instructions, -1)
 
     def fuse(self, memory: torch.Tensor, pad: torch.Tensor, knowledge: torch.Tensor
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

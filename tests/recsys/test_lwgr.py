@@ -83,17 +83,49 @@ def test_closed_gates_recover_the_knowledge_free_model(data):
     assert torch.allclose(out["fused"], out["free"], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["lwgr", "lwgr_fixed"])
+@pytest.mark.parametrize("name, extra", [("lwgr", {}), ("lwgr_fixed", {}), ("lwgr", {"template_knowledge": True})])
 @pytest.mark.parametrize("strategy", ["frozen", "end_to_end"])
-def test_every_parameter_is_trained(data, name, strategy):
+def test_every_parameter_is_trained(data, name, extra, strategy):
     cls = get_model(name)
-    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "strategy": strategy}), data)
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, **extra, "strategy": strategy}), data)
     batch = next(model.batches(data.split().train, 64, np.random.default_rng(0)))
     model.loss(batch).backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not dead, dead
     # The end-to-end strategy owns a text encoder; the frozen one reads precomputed vectors only.
     assert hasattr(model, "small_encoder") == (strategy == "end_to_end")
+
+
+@pytest.mark.parametrize("strategy", ["frozen", "end_to_end"])
+def test_template_knowledge_adds_the_template_to_the_soft_instructions(data, strategy):
+    seed_everything(0)
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users,
+                build_config(cls, {**SMALL, "strategy": strategy, "template_knowledge": True}), data).eval()
+    users, hist = torch.arange(6), pad_histories([data.sequence(u)[:5] for u in range(6)], 10)
+    with torch.no_grad():
+        memory, pad = model.encode(users, hist)
+        both = model.extract_knowledge(hist, memory, pad)
+        template = model.fixed_knowledge(hist, hist != 0)
+        model.config.template_knowledge = False
+        soft = model.extract_knowledge(hist, memory, pad)
+    assert both.shape == soft.shape == template.shape == (6, SMALL["n_instructions"], SMALL["embedding_dim"])
+    assert template.abs().sum() > 0
+    assert torch.allclose(both, soft + template, atol=1e-6)
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_detached_behaviour_keeps_the_knowledge_objective_out_of_the_encoder(data, detach):
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "detach_behaviour": detach}), data)
+    users, hist = torch.arange(8), pad_histories([data.sequence(u)[:4] for u in range(8)], 10)
+    targets = torch.tensor([int(data.sequence(u)[4]) for u in range(8)])
+    out = model.losses(users, hist, targets)
+    # The alignment and the gates read the encoder only through the behaviour summary.
+    (out["align"] + out["gate_logit"].sum()).backward()
+    reached = [n for n, p in model.encoder.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert bool(reached) != detach, reached
+    assert model.extractor.condition[0].weight.grad.abs().sum() > 0  # the instructions still train
 
 
 def test_fixed_templates_name_recent_titles(data):
@@ -135,6 +167,8 @@ def test_config_errors():
     with pytest.raises(ValueError, match="'strategy'"):
         build_config(cls, {"strategy": "sometimes"})
     assert build_config(get_model("lwgr_fixed"), {}).instructions == "fixed"
+    with pytest.raises(ValueError, match="'template_knowledge'"):
+        build_config(get_model("lwgr_fixed"), {"template_knowledge": True})
 
 
 # ---------------------------------------------------------------------- deployment
