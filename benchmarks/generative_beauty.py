@@ -333,7 +333,7 @@ def same_config(runs: list[dict[str, Any]], where: str) -> None:
 
 
 PASS_THROUGH = ("device", "epochs", "max_seconds", "subsample_users", "serving_requests", "staleness_users",
-                "threads", "out", "name")
+                "threads", "out", "name", "runs")
 """Options a ``--workers`` child gets exactly as the parent was given them."""
 
 
@@ -400,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", default=str(RESULTS_DIR))
     p.add_argument("--name", default="generative", help="results file stem")
+    p.add_argument("--runs", default=None, metavar="NAME",
+                   help="keep the run files in <out>/NAME_runs instead of <out>/<name>_runs: a table over more "
+                        "seeds adds its runs to an existing table's directory without rewriting that table")
     p.add_argument("--force", action="store_true", help="rerun runs that already have results")
     p.add_argument("--reference", default=None, metavar="NAME",
                    help="read the TIGER row's runs from <out>/NAME_runs and never train them: an exploration "
@@ -430,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     check_overrides(rows, overrides)
     args.train_overrides = train_overrides(args.train)
     out = Path(args.out)
-    runs_dir = out / f"{args.name}_runs"
+    runs_dir = out / f"{args.runs or args.name}_runs"
     shown = sys.argv[1:] if argv is None else argv
     header = run_header("python -m agenticrs.benchmarks.generative_beauty " + " ".join(shlex.quote(a) for a in shown))
     datasets = dataset_list(args.data or ["beauty,scientific"])

@@ -115,6 +115,13 @@ def test_workers_run_each_missing_run_in_its_own_process_then_write_the_table(tm
     assert len(list(runs.glob("*.log"))) == 2  # each child kept its output
     rows = json.loads((tmp_path / "w.json").read_text())["results"][DATA]
     assert rows["TIGER"]["seeds"] == [0, 1]
+    # A table over more seeds keeps its runs beside the first table's (--runs) and leaves that table alone.
+    table = (tmp_path / "w.json").read_text()
+    more = [*args, "--seeds", "0,1,2", "--name", "w3", "--runs", "w"]
+    assert main(more) == 0
+    assert (tmp_path / "w.json").read_text() == table and not (tmp_path / "w3_runs").exists()
+    assert len(list(runs.glob("*.json"))) == 3  # only seed 2 was trained, by a child writing into w_runs
+    assert json.loads((tmp_path / "w3.json").read_text())["results"][DATA]["TIGER"]["seeds"] == [0, 1, 2]
 
 
 def test_a_failed_worker_run_is_named_and_no_table_is_written(tmp_path):
