@@ -42,6 +42,13 @@ runs, read (never retrained) from the main table's run directory with ``--refere
         --epochs 8 --threads 1 --set dropout=0 --train precision=bf16 --train eval_every=1 \\
         --serving-requests 100 --staleness-users 500
 
+A table over more seeds keeps its new runs beside an existing table's with ``--runs`` (that
+table is not rewritten), then reports every seed with ``--report-only``:
+
+    python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 3,4 --rows tiger,fixed,lwgr \\
+        --name generative_scientific_5seeds --runs generative_scientific --epochs 8 --threads 1 --workers 2 \\
+        --set dropout=0 --train precision=bf16 --train eval_every=1 --serving-requests 100 --staleness-users 500
+
 A smoke run on a subsample (numbers NOT comparable to papers):
 
     python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 0 \\
