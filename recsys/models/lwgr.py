@@ -20,8 +20,8 @@ recommender; ``strategy="frozen"`` uses precomputed vectors of a (large) frozen 
 trains only the instructions and adapters on the text side.
 
 Ablations are config fields: ``instructions`` (soft|fixed), ``template_knowledge`` (soft
-instructions beside the fixed template), ``constraint``, ``gates``,
-``knowledge_weight``, ``strategy``. Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
+instructions beside the fixed template), ``instruction_residual``, ``detach_behaviour``,
+``constraint``, ``gates``, ``knowledge_weight``, ``strategy``. Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
 ``lwgr/open_gate_share`` (and the two losses) are logged to TensorBoard by the trainer.
 """
 
@@ -105,6 +105,9 @@ class LWGRConfig(TIGERConfig):
         if self.template_knowledge and self.instructions != "soft":
             raise ValueError(f"{name}: field 'template_knowledge' adds the template to soft instructions; "
                              f"with instructions={self.instructions!r} the template is already the knowledge")
+        if not self.instruction_residual and self.instructions != "soft":
+            raise ValueError(f"{name}: field 'instruction_residual' shapes the soft instructions' read-out; "
+                             f"instructions={self.instructions!r} has none")
         if self.text_vocab < 2:
             raise ValueError(f"{name}: field 'text_vocab' must be >= 2, got {self.text_vocab}")
         for f in ("epsilon", "gate_weight", "knowledge_weight"):

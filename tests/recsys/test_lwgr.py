@@ -128,6 +128,21 @@ def test_detached_behaviour_keeps_the_knowledge_objective_out_of_the_encoder(dat
     assert model.extractor.condition[0].weight.grad.abs().sum() > 0  # the instructions still train
 
 
+@pytest.mark.parametrize("residual", [True, False])
+def test_read_out_only_knowledge_does_not_carry_the_instruction(residual):
+    from agenticrs.recsys.knowledge.extractors import SoftInstructionExtractor
+
+    torch.manual_seed(0)
+    ext = SoftInstructionExtractor(dim=8, n_instructions=2, heads=2, max_len=4, residual=residual).eval()
+    queries = torch.randn(2, 2, 8)  # two users with different instructions
+    items = torch.randn(1, 4, 8).expand(2, 4, 8)  # the same history text
+    valid = torch.tensor([[False, False, False, True]] * 2)  # one item: every instruction reads all of it
+    with torch.no_grad():
+        out = ext(queries, items, valid)
+    # Read-out only: the same text gives the same knowledge whatever the instruction was.
+    assert torch.allclose(out[0], out[1], atol=1e-6) != residual
+
+
 def test_fixed_templates_name_recent_titles(data):
     text = data.item_text
     (prompt,) = fixed_templates(np.array([[0, 0, 3, 7]]), text, n_items=1)
@@ -169,6 +184,8 @@ def test_config_errors():
     assert build_config(get_model("lwgr_fixed"), {}).instructions == "fixed"
     with pytest.raises(ValueError, match="'template_knowledge'"):
         build_config(get_model("lwgr_fixed"), {"template_knowledge": True})
+    with pytest.raises(ValueError, match="'instruction_residual'"):
+        build_config(get_model("lwgr_fixed"), {"instruction_residual": False})
 
 
 # ---------------------------------------------------------------------- deployment
