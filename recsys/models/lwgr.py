@@ -102,12 +102,11 @@ class LWGRConfig(TIGERConfig):
         for f in ("n_instructions", "text_words", "template_items"):
             if getattr(self, f) < 1:
                 raise ValueError(f"{name}: field {f!r} must be >= 1, got {getattr(self, f)}")
-        if self.template_knowledge and self.instructions != "soft":
-            raise ValueError(f"{name}: field 'template_knowledge' adds the template to soft instructions; "
-                             f"with instructions={self.instructions!r} the template is already the knowledge")
-        if not self.instruction_residual and self.instructions != "soft":
-            raise ValueError(f"{name}: field 'instruction_residual' shapes the soft instructions' read-out; "
-                             f"instructions={self.instructions!r} has none")
+        # Switches of the soft instructions: setting one away from its default without them is a mistake.
+        for f, default in (("template_knowledge", False), ("instruction_residual", True)):
+            if getattr(self, f) != default and self.instructions != "soft":
+                raise ValueError(f"{name}: field {f!r} applies to soft instructions only, "
+                                 f"got instructions={self.instructions!r}")
         if self.text_vocab < 2:
             raise ValueError(f"{name}: field 'text_vocab' must be >= 2, got {self.text_vocab}")
         for f in ("epsilon", "gate_weight", "knowledge_weight"):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from agenticrs.recsys.data import load_dataset
+from agenticrs.recsys.data.dataset import PAD
 from agenticrs.recsys.evaluation.evaluator import evaluate
 from agenticrs.recsys.knowledge import PrimalDual, fixed_templates
 from agenticrs.recsys.knowledge.nearline import NearlineKnowledgeStore, OnlineServer, staleness_effect
@@ -106,7 +107,7 @@ def test_template_knowledge_adds_the_template_to_the_soft_instructions(data, str
     with torch.no_grad():
         memory, pad = model.encode(users, hist)
         both = model.extract_knowledge(hist, memory, pad)
-        template = model.fixed_knowledge(hist, hist != 0)
+        template = model.fixed_knowledge(hist, hist != PAD)
         model.config.template_knowledge = False
         soft = model.extract_knowledge(hist, memory, pad)
     assert both.shape == soft.shape == template.shape == (6, SMALL["n_instructions"], SMALL["embedding_dim"])
