@@ -68,3 +68,14 @@ register()
 def env_kwargs_for(env_id: str) -> dict | None:
     """Registry-test kwargs for the envs this module fakes (``None`` for other envs)."""
     return {"backend": "fake-evolution"} if env_id in EVOLUTION_ENVS else None
+
+
+def stuck_compose_trial(task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
+    """The live Compose trial behind a minute's wait: certain to outlast any test's trial timeout
+    (the real trial alone can finish inside a short one in a warm worker)."""
+    import time
+
+    from agenticrs.envs.compose import run_compose_trial
+
+    time.sleep(60)
+    return run_compose_trial(task, config, fidelity, seed)

@@ -78,7 +78,7 @@ def test_live_pipeline_end_to_end_and_failures():
 
 
 def test_isolated_trial_timeout_becomes_a_timeout_result():
-    backend = FunctionBackend("agenticrs.envs.compose:run_compose_trial", timeout_s=0.05)
+    backend = FunctionBackend("evolution_fakes:stuck_compose_trial", timeout_s=0.5)
     try:
         r = backend.evaluate(TINY, TrialConfig.make("pipeline", recall_a="pop", quota=50), 1.0, 0)
     finally:
