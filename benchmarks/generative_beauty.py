@@ -101,6 +101,9 @@ EXTRA_ROWS: tuple[Row, ...] = (
     Row("LWGR, detached behaviour", "lwgr-detach", "lwgr", {"detach_behaviour": True}),
     # Knowledge tokens carry only what the instructions read, not the instructions themselves.
     Row("LWGR, read-out only", "lwgr-readout", "lwgr", {"instruction_residual": False}),
+    # The instructions choose per user how much of each history item's text to pool, in the
+    # text encoder's own space (uniform at first: the fixed template's content).
+    Row("LWGR, pooled read-out", "lwgr-pool", "lwgr", {"read": "pool"}),
 )
 """Rows run only when ``--rows`` names them (optional extras, explorations)."""
 # Training settings for a CPU budget; every row uses the same ones.

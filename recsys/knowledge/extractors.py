@@ -7,6 +7,12 @@ trainable text encoder) and which history items' text knowledge is read out (bot
 strategies; in ``frozen`` the item text vectors come precomputed from a large frozen
 encoder and only the instructions and adapters train).
 
+*Pooled read-out* (``SoftInstructionPooling``): the same personalised instructions, but each
+one only chooses *how much of each history item's text* to take; the chosen mix is pooled
+in the text encoder's own space and mapped by an adapter. Its attention starts uniform, so
+at initialisation it reads the mean text of the history, which is the content of the
+fixed template; the instructions then learn, per user, which items' knowledge to extract.
+
 *Fixed instruction* (KAR-style baseline): one hand-written template of the user's recent
 history ("The user recently bought: ... What would they like next?") encoded by the text
 encoder, identical in form for every user.
@@ -72,7 +78,29 @@ class SmallTextEncoder(nn.Module):
         return self.out(pooled)
 
 
-class SoftInstructionExtractor(nn.Module):
+class _Instructions(nn.Module):
+    """Learnable instruction vectors shifted per user by a projection of the behaviour summary."""
+
+    def __init__(self, dim: int, n_instructions: int):
+        super().__init__()
+        self.instructions = nn.Parameter(torch.randn(n_instructions, dim) * dim**-0.5)
+        # Behaviour -> per-instruction shift: the personalisation of the instructions.
+        self.condition = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, n_instructions * dim))
+
+    def queries(self, behaviour: torch.Tensor) -> torch.Tensor:
+        """``behaviour [B, dim]`` -> personalised instructions ``[B, m, dim]``."""
+        b, m = behaviour.shape[0], self.instructions.shape[0]
+        return self.instructions.unsqueeze(0) + self.condition(behaviour).view(b, m, -1)
+
+
+def _read_mask(valid: torch.Tensor) -> torch.Tensor:
+    """Key padding mask of ``valid [B, L]``; a user without history still reads one (zero) slot, never NaN."""
+    pad = ~valid
+    pad[:, -1] &= valid.any(1)
+    return pad
+
+
+class SoftInstructionExtractor(_Instructions):
     """Personalised soft instructions reading knowledge out of the history's item texts.
 
     Args:
@@ -86,25 +114,55 @@ class SoftInstructionExtractor(nn.Module):
     """
 
     def __init__(self, dim: int, n_instructions: int, heads: int, max_len: int, residual: bool = True):
-        super().__init__()
+        super().__init__(dim, n_instructions)
         self.residual = residual
-        self.instructions = nn.Parameter(torch.randn(n_instructions, dim) * dim**-0.5)
-        # Behaviour -> per-instruction shift: the personalisation of the instructions.
-        self.condition = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, n_instructions * dim))
         self.recency = nn.Embedding(max_len, dim)
         self.read = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.norm = nn.LayerNorm(dim)
-
-    def queries(self, behaviour: torch.Tensor) -> torch.Tensor:
-        """``behaviour [B, dim]`` -> personalised instructions ``[B, m, dim]``."""
-        b, m = behaviour.shape[0], self.instructions.shape[0]
-        return self.instructions.unsqueeze(0) + self.condition(behaviour).view(b, m, -1)
 
     def forward(self, queries: torch.Tensor, item_knowledge: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``queries [B, m, d]``, ``item_knowledge [B, L, d]``, ``valid [B, L]`` -> ``[B, m, d]``."""
         length = valid.shape[1]
         keys = item_knowledge + self.recency.weight[-length:]
-        pad = ~valid
-        pad[:, -1] &= valid.any(1)  # a user without history still reads one (zero) slot, never NaN
-        out, _ = self.read(queries, keys, keys, key_padding_mask=pad, need_weights=False)
+        out, _ = self.read(queries, keys, keys, key_padding_mask=_read_mask(valid), need_weights=False)
         return self.norm(queries + out if self.residual else out)
+
+
+class SoftInstructionPooling(_Instructions):
+    """Personalised soft instructions choosing which history items' text knowledge to pool.
+
+    Instruction ``j`` weighs the history items by ``softmax_l(q_j . (W t_l + r_l) / sqrt(d))``
+    and pools their text vectors ``t_l`` *in the text encoder's space*; an adapter maps pooled
+    text to knowledge, its ``j``-th output block for instruction ``j`` (the fixed template's
+    adapter shape). ``W`` and the recency ``r`` start at zero: uniform weights, i.e. the mean
+    text of the history, from which the instructions learn per user what to extract.
+
+    Args:
+        text_dim: dimension of the item text vectors.
+        dim: model dimension.
+        n_instructions: instruction vectors per user (= knowledge tokens).
+        max_len: history length (recency embeddings).
+    """
+
+    def __init__(self, text_dim: int, dim: int, n_instructions: int, max_len: int):
+        super().__init__(dim, n_instructions)
+        self.key = nn.Linear(text_dim, dim, bias=False)  # a bias would shift every item's logit alike
+        self.recency = nn.Embedding(max_len, dim)
+        # Zero keys: uniform weights at first. The instructions get no gradient on the very first
+        # step (every logit is 0 whatever the query), the keys do, and after it both train.
+        nn.init.zeros_(self.key.weight)
+        nn.init.zeros_(self.recency.weight)
+        self.adapter = nn.Sequential(nn.Linear(text_dim, dim), nn.GELU(), nn.Linear(dim, n_instructions * dim))
+
+    def weights(self, queries: torch.Tensor, item_text: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Per-instruction pooling weights ``[B, m, L]`` over the history items (rows sum to 1)."""
+        keys = self.key(item_text) + self.recency.weight[-valid.shape[1]:]  # [B, L, d]
+        logits = queries @ keys.transpose(1, 2) / keys.shape[-1] ** 0.5  # [B, m, L]
+        return logits.masked_fill(_read_mask(valid).unsqueeze(1), float("-inf")).softmax(-1)
+
+    def forward(self, queries: torch.Tensor, item_text: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """``queries [B, m, d]``, ``item_text [B, L, text_dim]``, ``valid [B, L]`` -> ``[B, m, d]``."""
+        pooled = self.weights(queries, item_text, valid) @ item_text  # [B, m, text_dim]
+        b, m = pooled.shape[:2]
+        out = self.adapter(pooled).view(b, m, m, -1)  # instruction j's pooled text through every block
+        return out.diagonal(dim1=1, dim2=2).transpose(1, 2)  # block j of instruction j -> [B, m, d]

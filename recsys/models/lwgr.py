@@ -21,7 +21,9 @@ trains only the instructions and adapters on the text side.
 
 Ablations are config fields: ``instructions`` (soft|fixed), ``template_knowledge`` (soft
 instructions beside the fixed template), ``instruction_residual``, ``detach_behaviour``,
-``constraint``, ``gates``, ``knowledge_weight``, ``strategy``. Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
+``constraint``, ``gates``, ``knowledge_weight``, ``strategy``, ``read`` (the soft
+instructions' attention read-out, or ``pool``: per-user pooling weights over the history
+items' text vectors). Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
 ``lwgr/open_gate_share`` (and the two losses) are logged to TensorBoard by the trainer.
 """
 
@@ -39,6 +41,7 @@ from agenticrs.recsys.data.dataset import PAD, Dataset, EvalSplit
 from agenticrs.recsys.knowledge.extractors import (
     SmallTextEncoder,
     SoftInstructionExtractor,
+    SoftInstructionPooling,
     fixed_templates,
     hashed_word_ids,
 )
@@ -74,6 +77,12 @@ class LWGRConfig(TIGERConfig):
     """Words per item text read by the ``end_to_end`` encoder."""
     template_items: int = 10
     """Titles in the fixed template."""
+    read: str = "attention"
+    """How soft instructions extract knowledge: ``attention`` reads the adapted item texts with
+    multi-head attention (knowledge = ``norm(instruction + read-out)``); ``pool`` weighs the
+    history items per instruction and pools their text vectors in the text encoder's own
+    space before one adapter (uniform at initialisation: the fixed template's content), see
+    :class:`~agenticrs.recsys.knowledge.extractors.SoftInstructionPooling`."""
     instruction_residual: bool = True
     """Knowledge token = ``norm(instruction + read-out)``; False: ``norm(read-out)``, only what
     the instruction read from the item texts, without the behaviour it was conditioned on."""
@@ -99,11 +108,15 @@ class LWGRConfig(TIGERConfig):
             raise ValueError(f"{name}: field 'instructions' must be 'soft' or 'fixed', got {self.instructions!r}")
         if self.strategy not in ("frozen", "end_to_end"):
             raise ValueError(f"{name}: field 'strategy' must be 'frozen' or 'end_to_end', got {self.strategy!r}")
+        if self.read not in ("attention", "pool"):
+            raise ValueError(f"{name}: field 'read' must be 'attention' or 'pool', got {self.read!r}")
+        if self.read == "pool" and not self.instruction_residual:
+            raise ValueError(f"{name}: field 'instruction_residual' applies to read='attention' only")
         for f in ("n_instructions", "text_words", "template_items"):
             if getattr(self, f) < 1:
                 raise ValueError(f"{name}: field {f!r} must be >= 1, got {getattr(self, f)}")
         # Switches of the soft instructions: setting one away from its default without them is a mistake.
-        for f, default in (("template_knowledge", False), ("instruction_residual", True)):
+        for f, default in (("template_knowledge", False), ("instruction_residual", True), ("read", "attention")):
             if getattr(self, f) != default and self.instructions != "soft":
                 raise ValueError(f"{name}: field {f!r} applies to soft instructions only, "
                                  f"got instructions={self.instructions!r}")
@@ -146,13 +159,16 @@ class LWGR(TIGER):
             words[PAD] = 0
             self.register_buffer("word_ids", torch.from_numpy(words), persistent=False)  # [n_items + 1, T]
             self.small_encoder = SmallTextEncoder(config.text_vocab, d)
-        elif config.instructions == "soft":  # adapter from the frozen item vectors to the model space
+        elif config.instructions == "soft" and config.read == "attention":
+            # adapter from the frozen item vectors to the model space (pooling reads them as they are)
             self.text_adapter = nn.Sequential(nn.Linear(text.shape[1], d), nn.GELU(), nn.Linear(d, d))
-        if config.instructions == "soft":
+        in_dim = d if config.strategy == "end_to_end" else text.shape[1]  # what the text side reads
+        if config.instructions == "soft" and config.read == "pool":
+            self.extractor: nn.Module = SoftInstructionPooling(in_dim, d, m, config.max_len)
+        elif config.instructions == "soft":
             self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len,
                                                       residual=config.instruction_residual)
         if config.instructions == "fixed" or config.template_knowledge:
-            in_dim = d if config.strategy == "end_to_end" else text.shape[1]
             self.fixed_adapter = nn.Sequential(nn.Linear(in_dim, d), nn.GELU(), nn.Linear(d, m * d))
             self._template_encoder = None  # fitted lazily (frozen strategy only)
         self.k_proj = nn.Linear(d, d)
@@ -188,7 +204,9 @@ class LWGR(TIGER):
             return self.fixed_knowledge(hist, valid)
         queries = self.extractor.queries(self.behaviour(memory, pad))  # [B, m, d]
         if self.config.strategy == "frozen":
-            items = self.text_adapter(self.text_vectors[hist])  # [B, L, d]
+            items = self.text_vectors[hist]  # [B, L, text_dim]
+            if self.config.read == "attention":
+                items = self.text_adapter(items)  # [B, L, d]
         else:
             items = self.small_encoder(self.word_ids[hist], queries.mean(1))  # instruction-steered pooling
         knowledge = self.extractor(queries, items, valid)

@@ -84,12 +84,19 @@ def test_closed_gates_recover_the_knowledge_free_model(data):
     assert torch.allclose(out["fused"], out["free"], atol=1e-5)
 
 
-@pytest.mark.parametrize("name, extra", [("lwgr", {}), ("lwgr_fixed", {}), ("lwgr", {"template_knowledge": True})])
+@pytest.mark.parametrize("name, extra", [("lwgr", {}), ("lwgr_fixed", {}), ("lwgr", {"template_knowledge": True}),
+                                         ("lwgr", {"read": "pool"})])
 @pytest.mark.parametrize("strategy", ["frozen", "end_to_end"])
 def test_every_parameter_is_trained(data, name, extra, strategy):
     cls = get_model(name)
     model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, **extra, "strategy": strategy}), data)
     batch = next(model.batches(data.split().train, 64, np.random.default_rng(0)))
+    # One step first: zero-initialised parts (the pooled read-out's keys) pass no gradient to
+    # what sits before them until they have moved once.
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.loss(batch).backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
     model.loss(batch).backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not dead, dead
@@ -144,6 +151,30 @@ def test_read_out_only_knowledge_does_not_carry_the_instruction(residual):
     assert torch.allclose(out[0], out[1], atol=1e-6) != residual
 
 
+def test_pooled_read_out_starts_as_the_history_mean_and_learns_per_user_weights():
+    from agenticrs.recsys.knowledge.extractors import SoftInstructionPooling
+
+    torch.manual_seed(0)
+    ext = SoftInstructionPooling(text_dim=6, dim=8, n_instructions=3, max_len=5)
+    queries, text = torch.randn(2, 3, 8), torch.randn(2, 5, 6)
+    valid = torch.tensor([[False, False, True, True, True], [False] * 5])  # 3 items; no history
+    w = ext.weights(queries, text, valid)
+    # Untrained: every instruction takes the plain mean of the history (the template's content);
+    # an empty history reads its last (padding) slot instead of producing NaN.
+    assert torch.allclose(w[0], torch.tensor([0, 0, 1 / 3, 1 / 3, 1 / 3]).expand(3, 5))
+    assert torch.allclose(w[1, :, -1], torch.ones(3))
+    out = ext(queries, text, valid)
+    assert out.shape == (2, 3, 8) and torch.isfinite(out).all()
+    # Instruction j's knowledge is block j of the adapter applied to its own pooled text.
+    blocks = ext.adapter(w @ text).view(2, 3, 3, 8)
+    assert all(torch.allclose(out[:, j], blocks[:, j, j]) for j in range(3))
+    # Once the keys have trained, the weights depend on the instruction: per-user extraction.
+    torch.nn.init.normal_(ext.key.weight)
+    w = ext.weights(queries, text, valid)
+    assert not torch.allclose(w[0, 0], w[0, 1]) and torch.allclose(w.sum(-1), torch.ones(2, 3))
+    assert (w[0, :, :2] == 0).all()  # never reads padding
+
+
 def test_fixed_templates_name_recent_titles(data):
     text = data.item_text
     (prompt,) = fixed_templates(np.array([[0, 0, 3, 7]]), text, n_items=1)
@@ -187,6 +218,12 @@ def test_config_errors():
         build_config(get_model("lwgr_fixed"), {"template_knowledge": True})
     with pytest.raises(ValueError, match="'instruction_residual'"):
         build_config(get_model("lwgr_fixed"), {"instruction_residual": False})
+    with pytest.raises(ValueError, match="'read'"):
+        build_config(cls, {"read": "skim"})
+    with pytest.raises(ValueError, match="'read'"):
+        build_config(get_model("lwgr_fixed"), {"read": "pool"})
+    with pytest.raises(ValueError, match="'instruction_residual'"):
+        build_config(cls, {"read": "pool", "instruction_residual": False})
 
 
 # ---------------------------------------------------------------------- deployment
