@@ -104,6 +104,9 @@ EXTRA_ROWS: tuple[Row, ...] = (
     # The instructions choose per user how much of each history item's text to pool, in the
     # text encoder's own space (uniform at first: the fixed template's content).
     Row("LWGR, pooled read-out", "lwgr-pool", "lwgr", {"read": "pool"}),
+    # ... and the gates and instructions read the behaviour without reshaping it.
+    Row("LWGR, pooled read-out, detached behaviour", "lwgr-pool-detach", "lwgr",
+        {"read": "pool", "detach_behaviour": True}),
 )
 """Rows run only when ``--rows`` names them (optional extras, explorations)."""
 # Training settings for a CPU budget; every row uses the same ones.
