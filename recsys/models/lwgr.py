@@ -163,8 +163,9 @@ class LWGR(TIGER):
             # adapter from the frozen item vectors to the model space (pooling reads them as they are)
             self.text_adapter = nn.Sequential(nn.Linear(text.shape[1], d), nn.GELU(), nn.Linear(d, d))
         in_dim = d if config.strategy == "end_to_end" else text.shape[1]  # what the text side reads
+        self.extractor: SoftInstructionPooling | SoftInstructionExtractor
         if config.instructions == "soft" and config.read == "pool":
-            self.extractor: nn.Module = SoftInstructionPooling(in_dim, d, m, config.max_len)
+            self.extractor = SoftInstructionPooling(in_dim, d, m, config.max_len)
         elif config.instructions == "soft":
             self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len,
                                                       residual=config.instruction_residual)
