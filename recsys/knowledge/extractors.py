@@ -163,6 +163,9 @@ class SoftInstructionPooling(_Instructions):
     def forward(self, queries: torch.Tensor, item_text: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``queries [B, m, d]``, ``item_text [B, L, text_dim]``, ``valid [B, L]`` -> ``[B, m, d]``."""
         pooled = self.weights(queries, item_text, valid) @ item_text  # [B, m, text_dim]
-        b, m = pooled.shape[:2]
-        out = self.adapter(pooled).view(b, m, m, -1)  # instruction j's pooled text through every block
-        return out.diagonal(dim1=1, dim2=2).transpose(1, 2)  # block j of instruction j -> [B, m, d]
+        hidden = self.adapter[:-1](pooled)  # [B, m, d]
+        last = self.adapter[-1]
+        m = pooled.shape[1]
+        # Only output block j of the last layer for instruction j (not all m blocks for each).
+        blocks = last.weight.view(m, -1, last.weight.shape[1])  # [m, d_out, d]
+        return torch.einsum("bjd,jed->bje", hidden, blocks) + last.bias.view(m, -1)  # [B, m, d]
