@@ -49,6 +49,17 @@ table is not rewritten), then reports every seed with ``--report-only``:
         --name generative_scientific_5seeds --runs generative_scientific --epochs 8 --threads 1 --workers 2 \\
         --set dropout=0 --train precision=bf16 --train eval_every=1 --serving-requests 100 --staleness-users 500
 
+A confirmation on fresh seeds adds runs to existing run directories one (row, seed) at a time
+(``--serving-seed 0`` skips the serving and staleness measurements, made on seed 0 already):
+
+    python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 5 --rows tiger \\
+        --runs generative_scientific --name generative_scientific_tiger_confirm --serving-seed 0 ...
+    python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 5 --rows lwgr \\
+        --set knowledge_weight=0.5 --reference generative_scientific --runs generative_scientific_kw0.5 \\
+        --name generative_scientific_kw0.5_confirm --serving-seed 0 ...
+
+(``...``: the main table's options), then ``--rows tiger,lwgr --report-only`` over the fresh seeds.
+
 A smoke run on a subsample (numbers NOT comparable to papers):
 
     python -m agenticrs.benchmarks.generative_beauty --data scientific --seeds 0 \\
