@@ -58,7 +58,8 @@ A confirmation on fresh seeds adds runs to existing run directories one (row, se
         --set knowledge_weight=0.5 --reference generative_scientific --runs generative_scientific_kw0.5 \\
         --name generative_scientific_kw0.5_confirm --serving-seed 0 ...
 
-(``...``: the main table's options), then ``--rows tiger,lwgr --report-only`` over the fresh seeds.
+(``...``: the main table's options; a run command's own one-seed table is a by-product), then
+``--rows tiger,lwgr --report-only`` over the fresh seeds writes the table.
 
 A smoke run on a subsample (numbers NOT comparable to papers):
 
