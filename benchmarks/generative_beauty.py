@@ -119,6 +119,11 @@ EXTRA_ROWS: tuple[Row, ...] = (
     # ... and the gates and instructions read the behaviour without reshaping it.
     Row("LWGR, pooled read-out, detached behaviour", "lwgr-pool-detach", "lwgr",
         {"read": "pool", "detach_behaviour": True}),
+    # Both read-outs side by side (attention led on Beauty, pooling on Scientific), each with
+    # its own instructions; the gates and the constraint arbitrate. Knowledge weight 0.5 (chosen
+    # on validation for the attention read-out), behaviour detached (chosen for pooling).
+    Row("LWGR, both read-outs", "lwgr-both", "lwgr",
+        {"read": "both", "knowledge_weight": 0.5, "detach_behaviour": True}),
 )
 """Rows run only when ``--rows`` names them (optional extras, explorations)."""
 # Training settings for a CPU budget; every row uses the same ones.

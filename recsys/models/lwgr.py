@@ -22,8 +22,8 @@ trains only the instructions and adapters on the text side.
 Ablations are config fields: ``instructions`` (soft|fixed), ``template_knowledge`` (soft
 instructions beside the fixed template), ``instruction_residual``, ``detach_behaviour``,
 ``constraint``, ``gates``, ``knowledge_weight``, ``strategy``, ``read`` (the soft
-instructions' attention read-out, or ``pool``: per-user pooling weights over the history
-items' text vectors). Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
+instructions' attention read-out, ``pool``: per-user pooling weights over the history
+items' text vectors, or ``both``: the two read-outs side by side). Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
 ``lwgr/open_gate_share`` (and the two losses) are logged to TensorBoard by the trainer.
 """
 
@@ -61,7 +61,7 @@ class LWGRConfig(TIGERConfig):
     """``frozen``: precomputed text vectors, only instructions/adapters train on the text side;
     ``end_to_end``: a small word-level text encoder trains with the recommender."""
     n_instructions: int = 4
-    """Soft instruction vectors = knowledge tokens per user."""
+    """Soft instruction vectors = knowledge tokens per user (per read-out with ``read="both"``)."""
     constraint: bool = True
     """Enforce ``L_fused <= (1 + epsilon) L_free`` with the primal-dual method."""
     epsilon: float = 0.02
@@ -82,7 +82,10 @@ class LWGRConfig(TIGERConfig):
     multi-head attention (knowledge = ``norm(instruction + read-out)``); ``pool`` weighs the
     history items per instruction and pools their text vectors in the text encoder's own
     space before one adapter (uniform at initialisation: the fixed template's content), see
-    :class:`~agenticrs.recsys.knowledge.extractors.SoftInstructionPooling`."""
+    :class:`~agenticrs.recsys.knowledge.extractors.SoftInstructionPooling`; ``both``: each
+    read-out with its own ``n_instructions`` instructions, ``2 * n_instructions`` knowledge
+    tokens (attention reads each item's text, pooling keeps the history's mean text within
+    reach; the gates and the constraint arbitrate between them)."""
     instruction_residual: bool = True
     """Knowledge token = ``norm(instruction + read-out)``; False: ``norm(read-out)``, only what
     the instruction read from the item texts, without the behaviour it was conditioned on."""
@@ -108,8 +111,12 @@ class LWGRConfig(TIGERConfig):
             raise ValueError(f"{name}: field 'instructions' must be 'soft' or 'fixed', got {self.instructions!r}")
         if self.strategy not in ("frozen", "end_to_end"):
             raise ValueError(f"{name}: field 'strategy' must be 'frozen' or 'end_to_end', got {self.strategy!r}")
-        if self.read not in ("attention", "pool"):
-            raise ValueError(f"{name}: field 'read' must be 'attention' or 'pool', got {self.read!r}")
+        if self.read not in ("attention", "pool", "both"):
+            raise ValueError(f"{name}: field 'read' must be 'attention', 'pool' or 'both', got {self.read!r}")
+        if self.read == "both" and self.strategy != "frozen":
+            raise ValueError(f"{name}: read='both' needs strategy='frozen' (pooling reads the frozen text vectors)")
+        if self.read == "both" and self.template_knowledge:
+            raise ValueError(f"{name}: field 'template_knowledge' applies to read='attention' or 'pool', not 'both'")
         if self.read == "pool" and not self.instruction_residual:
             raise ValueError(f"{name}: field 'instruction_residual' applies to read='attention' only")
         for f in ("n_instructions", "text_words", "template_items"):
@@ -159,7 +166,7 @@ class LWGR(TIGER):
             words[PAD] = 0
             self.register_buffer("word_ids", torch.from_numpy(words), persistent=False)  # [n_items + 1, T]
             self.small_encoder = SmallTextEncoder(config.text_vocab, d)
-        elif config.instructions == "soft" and config.read == "attention":
+        elif config.instructions == "soft" and config.read != "pool":
             # adapter from the frozen item vectors to the model space (pooling reads them as they are)
             self.text_adapter = nn.Sequential(nn.Linear(text.shape[1], d), nn.GELU(), nn.Linear(d, d))
         in_dim = d if config.strategy == "end_to_end" else text.shape[1]  # what the text side reads
@@ -169,12 +176,14 @@ class LWGR(TIGER):
         elif config.instructions == "soft":
             self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len,
                                                       residual=config.instruction_residual)
+        if config.instructions == "soft" and config.read == "both":
+            self.pooling = SoftInstructionPooling(in_dim, d, m, config.max_len)
         if config.instructions == "fixed" or config.template_knowledge:
             self.fixed_adapter = nn.Sequential(nn.Linear(in_dim, d), nn.GELU(), nn.Linear(d, m * d))
             self._template_encoder = None  # fitted lazily (frozen strategy only)
         self.k_proj = nn.Linear(d, d)
         self.k_norm = nn.LayerNorm(d)
-        self.k_type = nn.Parameter(torch.zeros(m, d))
+        self.k_type = nn.Parameter(torch.zeros(self.n_knowledge_tokens, d))
         if config.gates:
             self.gate = nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, 1))
             nn.init.constant_(self.gate[-1].bias, 2.0)  # gates start open: knowledge must earn being closed
@@ -183,6 +192,12 @@ class LWGR(TIGER):
         self._stats: dict[str, list[float]] = {}
 
     # ------------------------------------------------------------------ knowledge
+    @property
+    def n_knowledge_tokens(self) -> int:
+        """Knowledge tokens per user: ``n_instructions``, twice that with ``read="both"``."""
+        c = self.config
+        return c.n_instructions * (2 if c.instructions == "soft" and c.read == "both" else 1)
+
     def _template_vectors(self, histories: torch.Tensor) -> torch.Tensor:
         """Fixed template of each history encoded by the frozen text encoder -> ``[B, text_dim]``."""
         if self._template_encoder is None:
@@ -203,14 +218,16 @@ class LWGR(TIGER):
         valid = hist != PAD
         if self.config.instructions == "fixed":
             return self.fixed_knowledge(hist, valid)
-        queries = self.extractor.queries(self.behaviour(memory, pad))  # [B, m, d]
+        behaviour = self.behaviour(memory, pad)
+        queries = self.extractor.queries(behaviour)  # [B, m, d]
         if self.config.strategy == "frozen":
-            items = self.text_vectors[hist]  # [B, L, text_dim]
-            if self.config.read == "attention":
-                items = self.text_adapter(items)  # [B, L, d]
+            text = self.text_vectors[hist]  # [B, L, text_dim]
+            items = text if self.config.read == "pool" else self.text_adapter(text)  # [B, L, d]
         else:
             items = self.small_encoder(self.word_ids[hist], queries.mean(1))  # instruction-steered pooling
         knowledge = self.extractor(queries, items, valid)
+        if self.config.read == "both":  # the pooled read-out's tokens beside the attention's: [B, 2m, d]
+            knowledge = torch.cat([knowledge, self.pooling(self.pooling.queries(behaviour), text, valid)], 1)
         if self.config.template_knowledge:
             knowledge = knowledge + self.fixed_knowledge(hist, valid)
         return knowledge

@@ -175,6 +175,34 @@ def test_pooled_read_out_starts_as_the_history_mean_and_learns_per_user_weights(
     assert (w[0, :, :2] == 0).all()  # never reads padding
 
 
+def test_both_read_outs_side_by_side(data):
+    seed_everything(0)
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "read": "both"}), data)
+    m, d = SMALL["n_instructions"], SMALL["embedding_dim"]
+    users, hist = torch.arange(6), pad_histories([data.sequence(u)[:5] for u in range(6)], 10)
+    with torch.no_grad():
+        memory, pad = model.encode(users, hist)
+        knowledge = model.extract_knowledge(hist, memory, pad)
+        behaviour, valid, text = model.behaviour(memory, pad), hist != PAD, model.text_vectors[hist]
+        attention = model.extractor(model.extractor.queries(behaviour), model.text_adapter(text), valid)
+        pooled = model.pooling(model.pooling.queries(behaviour), text, valid)
+    # Each read-out keeps its own instructions and tokens: attention first, then the pooled ones.
+    assert knowledge.shape == (6, 2 * m, d) and model.k_type.shape == (2 * m, d)
+    assert torch.allclose(knowledge[:, :m], attention) and torch.allclose(knowledge[:, m:], pooled)
+    mem, bias, logit = model.fuse(memory, pad, knowledge)
+    assert mem.shape[1] == memory.shape[1] + 2 * m and bias.shape == mem.shape[:2] and logit.shape == (6,)
+    # Every parameter, of both read-outs, is trained (after one step: the pooling keys start at 0).
+    batch = next(model.batches(data.split().train, 64, np.random.default_rng(0)))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad(set_to_none=True)
+        model.loss(batch).backward()
+        opt.step()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, dead
+
+
 def test_fixed_templates_name_recent_titles(data):
     text = data.item_text
     (prompt,) = fixed_templates(np.array([[0, 0, 3, 7]]), text, n_items=1)
@@ -224,6 +252,10 @@ def test_config_errors():
         build_config(get_model("lwgr_fixed"), {"read": "pool"})
     with pytest.raises(ValueError, match="'instruction_residual'"):
         build_config(cls, {"read": "pool", "instruction_residual": False})
+    with pytest.raises(ValueError, match="strategy='frozen'"):
+        build_config(cls, {"read": "both", "strategy": "end_to_end"})
+    with pytest.raises(ValueError, match="'template_knowledge'"):
+        build_config(cls, {"read": "both", "template_knowledge": True})
 
 
 # ---------------------------------------------------------------------- deployment
