@@ -23,8 +23,9 @@ Ablations are config fields: ``instructions`` (soft|fixed), ``template_knowledge
 instructions beside the fixed template), ``instruction_residual``, ``detach_behaviour``,
 ``constraint``, ``gates``, ``knowledge_weight``, ``strategy``, ``read`` (the soft
 instructions' attention read-out, ``pool``: per-user pooling weights over the history
-items' text vectors, or ``both``: the two read-outs side by side). Per-epoch ``lwgr/lambda``, ``lwgr/constraint``,
-``lwgr/open_gate_share`` (and the two losses) are logged to TensorBoard by the trainer.
+items' text vectors, or ``both``: the two read-outs side by side). Per-epoch
+``lwgr/lambda``, ``lwgr/constraint``, ``lwgr/open_gate_share`` (and the two losses) are
+logged to TensorBoard by the trainer.
 """
 
 from __future__ import annotations
