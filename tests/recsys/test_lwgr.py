@@ -283,6 +283,19 @@ def test_nearline_store_refreshes_after_n_interactions(trained, tmp_path):
         store.lookup([10**6])
 
 
+def test_nearline_store_serves_both_read_outs(data):
+    cls = get_model("lwgr")
+    model = cls(data.n_items, data.n_users, build_config(cls, {**SMALL, "read": "both"}), data).eval()
+    split = data.split()
+    users, hists = split.test.users[:4].tolist(), split.test.histories[:4]
+    store = NearlineKnowledgeStore(model)
+    store.bootstrap(users, hists)
+    assert store.lookup(users).shape == (4, 2 * SMALL["n_instructions"], SMALL["embedding_dim"])
+    u = users[0]
+    assert OnlineServer(model, store).recommend(u, store.histories[u]) == OnlineServer(model).recommend(
+        u, store.histories[u])
+
+
 def test_staleness_zero_equals_the_evaluator(trained):
     model, split, _, _ = trained
     curve = staleness_effect(model, split.test, lags=(0, 3), max_users=120)
