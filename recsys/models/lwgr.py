@@ -177,7 +177,7 @@ class LWGR(TIGER):
         elif config.instructions == "soft":
             self.extractor = SoftInstructionExtractor(d, m, config.heads, config.max_len,
                                                       residual=config.instruction_residual)
-        if config.instructions == "soft" and config.read == "both":
+        if config.read == "both":  # the config allows it with soft instructions only
             self.pooling = SoftInstructionPooling(in_dim, d, m, config.max_len)
         if config.instructions == "fixed" or config.template_knowledge:
             self.fixed_adapter = nn.Sequential(nn.Linear(in_dim, d), nn.GELU(), nn.Linear(d, m * d))
@@ -196,8 +196,7 @@ class LWGR(TIGER):
     @property
     def n_knowledge_tokens(self) -> int:
         """Knowledge tokens per user: ``n_instructions``, twice that with ``read="both"``."""
-        c = self.config
-        return c.n_instructions * (2 if c.instructions == "soft" and c.read == "both" else 1)
+        return self.config.n_instructions * (2 if self.config.read == "both" else 1)
 
     def _template_vectors(self, histories: torch.Tensor) -> torch.Tensor:
         """Fixed template of each history encoded by the frozen text encoder -> ``[B, text_dim]``."""
@@ -227,7 +226,7 @@ class LWGR(TIGER):
         else:
             items = self.small_encoder(self.word_ids[hist], queries.mean(1))  # instruction-steered pooling
         knowledge = self.extractor(queries, items, valid)
-        if self.config.read == "both":  # the pooled read-out's tokens beside the attention's: [B, 2m, d]
+        if self.config.read == "both":  # frozen only (config): the pooled tokens beside the attention's, [B, 2m, d]
             knowledge = torch.cat([knowledge, self.pooling(self.pooling.queries(behaviour), text, valid)], 1)
         if self.config.template_knowledge:
             knowledge = knowledge + self.fixed_knowledge(hist, valid)
