@@ -167,10 +167,16 @@ def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides:
                 model, split.test, lags=(0, 1, 2, 4), ks=(10,), max_users=args.staleness_users).items()}
 
     config = {**row.model_config, **overrides_for(row, overrides)}
-    res = run_experiment(dataset, row.model, config, TrainConfig(**train), after=after)
+    train_config = TrainConfig(**train)
+    res = run_experiment(dataset, row.model, config, train_config, after=after)
     out = res.to_dict()
     history = out["train"].pop("history")
     out["train"]["fusion_last_epoch"] = {k: v for k, v in history[-1].items() if k.startswith("lwgr/")}
+    # The learning curve (training loss; validation score on the watched users where validated),
+    # so a longer-budget run shows where the model stopped improving.
+    out["train"]["curve"] = [{"epoch": int(h["epoch"]), "loss": h["train/loss"],
+                              "valid_watched": h.get(f"valid/{train_config.valid_metric}")}
+                             for h in history]
     speeds = [h["time/sequences_per_second"] for h in history if "time/sequences_per_second" in h]
     out.update(extras, label=row.label, data=dataset.name, seed=seed,
                sequences_per_second=statistics.median(speeds) if speeds else None)

@@ -59,6 +59,9 @@ def test_table_has_every_row_the_constraint_check_and_serving(bench):
     runs = [json.loads((out / "g_runs" / f"{DATA_SLUG}-lwgr-seed{s}.json").read_text()) for s in (0, 1)]
     assert lwgr["valid_ndcg@10"]["mean"] == pytest.approx(sum(r["valid"]["ndcg@10"] for r in runs) / 2)
     assert f"| {lwgr['valid_ndcg@10']['mean']:.4f} ± {lwgr['valid_ndcg@10']['std']:.4f} |" in md
+    # Each run keeps its learning curve: one entry per epoch run, validated on the watched users.
+    curve = runs[0]["train"]["curve"]
+    assert [c["epoch"] for c in curve] == [1] and curve[0]["loss"] > 0 and 0 <= curve[0]["valid_watched"] <= 1
 
 
 def test_training_overrides_reach_every_run(bench):
