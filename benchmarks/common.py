@@ -21,7 +21,11 @@ def data_slug(data: str) -> str:
 
 
 def machine_info() -> dict[str, Any]:
+    """The machine a result was measured on. ``cpu_capability`` (torch's SIMD level, e.g. ``AVX2``)
+    and ``cpu_bf16`` matter because bf16 runs are several times slower on CPUs without native bf16."""
     import torch
+
+    from agenticrs.recsys.training import cpu_bf16_native
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -40,12 +44,23 @@ def machine_info() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gb": mem_gb,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16": cpu_bf16_native(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "platform": platform.platform(),
     }
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    """``machine_info()`` as one line for a results table (older run files lack the CPU-capability keys)."""
+    cpu = m["cpu"]
+    if m.get("cpu_capability"):
+        cpu += f" ({m['cpu_capability']}, native bf16: {'yes' if m.get('cpu_bf16') else 'no'})"
+    return (f"{cpu}, {m['cores']} cores, {m['memory_gb']} GiB, GPU: {m['gpu'] or 'none'}, "
+            f"torch {m['torch']} ({m['torch_threads']} threads)")
 
 
 def invoked_command() -> str:

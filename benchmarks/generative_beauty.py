@@ -81,7 +81,9 @@ from typing import Any
 
 import torch
 
-from agenticrs.benchmarks.common import RESULTS_DIR, data_slug, run_header, write_json_atomic, write_text_atomic
+from agenticrs.benchmarks.common import (
+    RESULTS_DIR, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
+)
 from agenticrs.benchmarks.recsys_beauty import mean_std, summarise
 
 # TIGER (NeurIPS 2023) Table 1, Beauty: R@5, N@5, R@10, N@10.
@@ -226,8 +228,7 @@ def markdown(results: dict[str, dict[str, Any]], header: dict[str, Any], args: a
         "",
         f"Command: `{header['command']}`  ",
         f"Date: {header['date']}  ",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, GPU: {m['gpu'] or 'none'}, "
-        f"torch {m['torch']} ({m['torch_threads']} threads)  ",
+        f"Machine: {machine_line(m)}  ",
         "Protocol: leave-one-out, full ranking (items outside the beams score -inf), history items excluded, "
         "test metrics, mean ± std over seeds. Text encoder and semantic ids as in each row's config.  ",
         "Columns: train s = wall clock of training incl. validation; id prep s = item text encoding + semantic "

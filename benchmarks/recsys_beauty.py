@@ -21,7 +21,9 @@ from typing import Any
 
 import torch
 
-from agenticrs.benchmarks.common import RESULTS_DIR, data_slug, run_header, write_json_atomic, write_text_atomic
+from agenticrs.benchmarks.common import (
+    RESULTS_DIR, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
+)
 
 # Published rows (TIGER Table 1): R@5, N@5, R@10, N@10. SASRec there is the BCE one-negative version.
 PUBLISHED: dict[str, tuple[float, float, float, float]] = {
@@ -114,8 +116,7 @@ def markdown(summary: dict[str, dict[str, Any]], header: dict[str, Any], data: s
         "",
         f"Command: `{header['command']}`  ",
         f"Date: {header['date']}  ",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, GPU: {m['gpu'] or 'none'}, "
-        f"torch {m['torch']} ({m['torch_threads']} threads)  ",
+        f"Machine: {machine_line(m)}  ",
         "Protocol: leave-one-out, full ranking over all items, history items excluded, ties counted against the "
         "target; test metrics, mean ± std over seeds.",
         "",

@@ -13,6 +13,7 @@ import dataclasses
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -56,8 +57,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     precision: str = "fp32"
     """``fp32``, or ``bf16``: the loss's forward pass runs under ``torch.autocast`` in bfloat16
-    (parameters, optimiser state and evaluation stay fp32). On a CPU with AVX-512 BF16 this
-    made TIGER's training step about 1.7x faster; on CUDA it uses the tensor cores."""
+    (parameters, optimiser state and evaluation stay fp32). On a CPU with native bf16 it was 13%
+    slower than fp32 for TIGER and 1.2x faster for LWGR (``generative_speed.json``); on one without
+    (AVX2 only) it is emulated and 7-8x slower than fp32, and ``train`` warns; on CUDA it uses the
+    tensor cores."""
     grad_clip: float = 5.0
     """Gradient-norm clip; 0 disables."""
     patience: int = 5
@@ -111,6 +114,18 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def cpu_bf16_native() -> bool:
+    """Whether this CPU computes bfloat16 natively, as oneDNN reports it (AVX-512 or AMX).
+
+    Without it (AVX2-only CPUs such as AMD Zen 3), ``torch.autocast`` bf16 on CPU is emulated:
+    ``benchmarks/results/generative_speed_avx2.json`` measured it 7-8x slower than fp32 there.
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch build without oneDNN
+        return False
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -135,6 +150,13 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
     from tqdm.auto import tqdm
 
     device = resolve_device(config.device)
+    if config.precision == "bf16" and device.type == "cpu" and not cpu_bf16_native():
+        # Not an error: the numbers are right, only slow; but a run capped by max_seconds would
+        # silently train far fewer epochs than on a bf16 CPU, so say it up front.
+        warnings.warn(
+            "TrainConfig.precision='bf16' on a CPU without native bfloat16 (oneDNN reports none, "
+            f"capability {torch.backends.cpu.get_cpu_capability()}): autocast is emulated and several "
+            "times slower than fp32 here; use precision='fp32'", RuntimeWarning, stacklevel=2)
     model.to(device)
     rng = np.random.default_rng(config.seed)
     writer = _summary_writer(config.logdir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 
 import numpy as np
 import pytest
@@ -89,6 +90,32 @@ def test_bf16_precision_trains_in_autocast_and_keeps_fp32_weights(chain: Dataset
     assert seen and set(seen) == {torch.bfloat16}
     assert res.valid["ndcg@10"] > 3 * pop.valid["ndcg@10"]
     assert res.config["train"]["precision"] == "bf16"
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_warns(chain: Dataset, monkeypatch, native: bool) -> None:
+    # Emulated bf16 is several times slower than fp32 (an AVX2 CPU measured 7-8x), which would
+    # quietly cost a time-capped run most of its epochs; the warning must name the remedy.
+    import agenticrs.recsys.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_experiment(chain, "pop", train_config=fast(precision="bf16", device="cpu"))
+    ours = [w for w in caught if "without native bfloat16" in str(w.message)]
+    assert len(ours) == (0 if native else 1)
+    if ours:
+        assert ours[0].category is RuntimeWarning and "precision='fp32'" in str(ours[0].message)
+
+
+def test_fp32_never_warns_about_bf16(chain: Dataset, monkeypatch) -> None:
+    import agenticrs.recsys.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_experiment(chain, "pop", train_config=fast(device="cpu"))
+    assert not [w for w in caught if "bfloat16" in str(w.message)]
 
 
 def test_unknown_precision_names_the_field() -> None:
