@@ -13,7 +13,10 @@ knowledge rows the validation constraint ``L_fused <= (1 + eps) L_free`` is chec
 full LWGR (first seed) the nearline store's per-request latency with/without cache and the
 quality effect of stale knowledge are measured. Every (dataset, row, seed) run is written to
 ``results/<name>_runs/`` when it finishes, so an interrupted benchmark resumes, and runs made
-by separate commands (one row and seed each, one per core) add up to one table.
+by separate commands (one row and seed each, one per core) add up to one table. A run's training
+is checkpointed after every epoch (``checkpoint_path``, outside the repository): the same command
+after an interruption (Ctrl-C, a killed process, a new session on the same machine) continues the
+run from its last finished epoch, and the checkpoint is deleted once the run file is written.
 
     python -m agenticrs.benchmarks.generative_beauty --data beauty,scientific --seeds 0,1,2
 
@@ -85,6 +88,7 @@ from agenticrs.benchmarks.common import (
     RESULTS_DIR, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
 )
 from agenticrs.benchmarks.recsys_beauty import mean_std, summarise
+from agenticrs.recsys.training.checkpoint import remove as remove_checkpoint
 
 # TIGER (NeurIPS 2023) Table 1, Beauty: R@5, N@5, R@10, N@10.
 PUBLISHED_TIGER_BEAUTY = (0.0454, 0.0321, 0.0648, 0.0384)
@@ -144,13 +148,27 @@ def subsample(dataset: Any, users: int | None) -> Any:
                                   item_ids=list(dataset.item_ids))
 
 
-def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+def checkpoint_path(run_file: Path) -> Path:
+    """Where the training checkpoint of ``run_file``'s run lives until the run file is written:
+    ``<cache>/checkpoints/<runs dir>/<run>-<hash of the run file's absolute path>.pt``, outside the
+    repository (a checkpoint of Beauty LWGR is tens of MB), one per run file."""
+    import hashlib
+
+    from agenticrs.recsys.data.cache import default_cache_dir
+
+    where = hashlib.sha256(str(run_file.resolve()).encode()).hexdigest()[:10]
+    return default_cache_dir().parent / "checkpoints" / run_file.parent.name / f"{run_file.stem}-{where}.pt"
+
+
+def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides: dict[str, Any],
+            checkpoint: Path | None = None) -> dict[str, Any]:
     from agenticrs.recsys.data import load_dataset
     from agenticrs.recsys.knowledge.nearline import serving_latency, staleness_effect
     from agenticrs.recsys.training import TrainConfig, run_experiment
 
     dataset = subsample(load_dataset(data), args.subsample_users)
-    train = {**TRAIN, **args.train_overrides, "seed": seed, "device": args.device, "progress": True}
+    train = {**TRAIN, **args.train_overrides, "seed": seed, "device": args.device, "progress": True,
+             "checkpoint": str(checkpoint) if checkpoint else None}
     if args.epochs is not None:
         train["epochs"] = args.epochs
     if args.max_seconds is not None:
@@ -501,10 +519,15 @@ def main(argv: list[str] | None = None) -> int:
                 if args.report_only or ref:
                     missing.append(f"{data} / {row.label} / seed {seed}")
                     continue
-                print(f"== {data} / {row.label} / seed {seed}", flush=True)
-                r = run_one(row, data, seed, args, overrides)
+                checkpoint = checkpoint_path(path)
+                if args.force:  # a rerun from scratch, not the continuation of an interrupted one
+                    remove_checkpoint(checkpoint)
+                print(f"== {data} / {row.label} / seed {seed}"
+                      + (f" (resuming {checkpoint})" if checkpoint.exists() else ""), flush=True)
+                r = run_one(row, data, seed, args, overrides, checkpoint)
                 r["date"], r["machine"] = header["date"], header["machine"]
                 write_json_atomic(path, r)
+                remove_checkpoint(checkpoint)  # only now: the run file holds everything it was kept for
                 print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                       f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
                 runs.append(r)

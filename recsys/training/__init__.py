@@ -1,5 +1,6 @@
 """Training: one trainer for every recommender, and ``run_experiment`` end to end."""
 
+from agenticrs.recsys.training.checkpoint import CheckpointError
 from agenticrs.recsys.training.trainer import (
     DivergenceError,
     ExperimentResult,
@@ -15,6 +16,7 @@ from agenticrs.recsys.training.trainer import (
 )
 
 __all__ = [
+    "CheckpointError",
     "DivergenceError",
     "ExperimentResult",
     "TrainConfig",

@@ -2,7 +2,8 @@
 
 ``train(model, split, config)`` runs epochs under an epoch and/or wall-clock budget,
 validates every ``eval_every`` epochs on NDCG@10 (configurable), stops early after
-``patience`` validations without improvement, and restores the best checkpoint.
+``patience`` validations without improvement, and restores the best checkpoint; with
+``checkpoint`` set, an interrupted run resumes from its last finished epoch (``checkpoint.py``).
 ``run_experiment`` wraps data loading, seeding, training, test evaluation and cost.
 """
 
@@ -24,6 +25,7 @@ from agenticrs.recsys.data.dataset import Dataset, EvalSplit, Split
 from agenticrs.recsys.evaluation.cost import Cost, count_parameters, peak_memory_mb
 from agenticrs.recsys.evaluation.evaluator import DEFAULT_KS, evaluate
 from agenticrs.recsys.models.base import Recommender, build_config, coerce, get_model
+from agenticrs.recsys.training import checkpoint as ckpt
 
 
 class DivergenceError(RuntimeError):
@@ -85,6 +87,10 @@ class TrainConfig:
     """TensorBoard log directory; ``None`` disables logging."""
     progress: bool = True
     """Show a tqdm progress bar over epochs."""
+    checkpoint: str | None = None
+    """File to save the whole training state to after every epoch; when it exists, training
+    resumes from it (same run only: see ``agenticrs.recsys.training.checkpoint``). ``max_seconds``
+    then counts the seconds of every session. Kept when training ends; the caller deletes it."""
 
     def __post_init__(self) -> None:
         if self.precision not in ("fp32", "bf16"):
@@ -104,6 +110,8 @@ class TrainResult:
     train_seconds: float
     stopped_because: str
     history: list[dict[str, float]] = field(default_factory=list)
+    resumed_after: list[int] = field(default_factory=list)
+    """The epochs after which an interrupted run was resumed from its checkpoint (empty: one go)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -185,9 +193,31 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
         return TrainResult(metrics, 0, 0, time.perf_counter() - start, "closed-form", [metrics])
 
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    fp = ckpt.fingerprint(model, config) if config.checkpoint else {}
+    saved = ckpt.load(config.checkpoint, fp) if config.checkpoint else None
     best_score, best_epoch, best_state, best_metrics = -math.inf, 0, None, {}
-    bad_evals, stopped, epoch, step = 0, "epochs", 0, 0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"train {model.name}", disable=not config.progress, leave=False)
+    bad_evals, stopped, epoch, step, resumed_after = 0, "epochs", 0, 0, []
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        ckpt.restore_random_state(rng, saved["random"])
+        best_score, best_epoch, best_state = saved["best_score"], saved["best_epoch"], saved["best_state"]
+        best_metrics, bad_evals, stopped = saved["best_metrics"], saved["bad_evals"], saved["stopped"]
+        epoch, step, history = saved["epoch"], saved["step"], saved["history"]
+        resumed_after = saved["resumed_after"] + ([] if saved["finished"] else [epoch])
+        start = time.perf_counter() - saved["seconds"]  # the budget spans every session
+
+    def save_checkpoint(finished: bool) -> None:
+        ckpt.save(config.checkpoint, {
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "random": ckpt.random_state(rng),
+            "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
+            "best_metrics": best_metrics, "bad_evals": bad_evals, "stopped": stopped, "epoch": epoch,
+            "step": step, "history": history, "resumed_after": resumed_after, "finished": finished,
+            "seconds": time.perf_counter() - start}, fp)
+
+    first = epoch + 1 if saved is None or not saved["finished"] else config.epochs + 1
+    bar = tqdm(range(first, config.epochs + 1), desc=f"train {model.name}", disable=not config.progress,
+               leave=False, initial=first - 1, total=config.epochs)
     try:
         for epoch in bar:
             model.train()
@@ -237,9 +267,11 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
                         writer.add_scalar(k, v, epoch)
             if out_of_time:
                 stopped = "max_seconds"
-                break
-            if config.patience and bad_evals >= config.patience:
+            elif config.patience and bad_evals >= config.patience:
                 stopped = "early_stopping"
+            if config.checkpoint:  # the epoch is done: an interruption from here on loses nothing
+                save_checkpoint(finished=stopped != "epochs" or epoch == config.epochs)
+            if stopped != "epochs":
                 break
     finally:
         bar.close()
@@ -247,7 +279,8 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
             writer.close()
     if best_state is not None:
         model.load_state_dict(best_state)
-    return TrainResult(best_metrics, best_epoch, epoch, time.perf_counter() - start, stopped, history)
+    return TrainResult(best_metrics, best_epoch, epoch, time.perf_counter() - start, stopped, history,
+                       resumed_after)
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
@@ -350,7 +383,8 @@ def run_experiment(
     if after is not None:  # after the cost, so extra measurements do not count in it
         after(net, split)
     tc = dataclasses.asdict(train_config)
-    tc.pop("progress", None)
+    for where_not_what in ("progress", "checkpoint"):  # display and file location, not the run's settings
+        tc.pop(where_not_what, None)
     return ExperimentResult(
         model=cls.name,
         data=dataset.name,
@@ -359,5 +393,5 @@ def run_experiment(
         test=test.metrics,
         cost=cost.to_dict(),
         train={"best_epoch": result.best_epoch, "stopped_because": result.stopped_because,
-               "history": result.history},
+               "history": result.history, "resumed_after": result.resumed_after},
     )
