@@ -30,6 +30,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--logdir", default=None, help="TensorBoard log directory")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="save the training state to PATH after every epoch; the same command after an "
+                        "interruption resumes from the last finished epoch (deleted once the run succeeds)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the result as JSON to OUT")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model or training field (repeatable), e.g. --set loss=ce --set lr=0.001")
@@ -41,12 +44,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from agenticrs.recsys.data import load_dataset
     from agenticrs.recsys.models import get_model
     from agenticrs.recsys.training import build_train_config, run_experiment, split_overrides
+    from agenticrs.recsys.training.checkpoint import remove as remove_checkpoint
 
     overrides = parse_sets(args.set)
     try:
         cls = get_model(args.model)
         model_over, train_over = split_overrides(cls, overrides)
         base: dict[str, Any] = {"seed": args.seed, "device": args.device, "logdir": args.logdir,
+                                "checkpoint": args.checkpoint,
                                 "progress": not args.no_progress and sys.stderr.isatty()}
         if args.epochs is not None:
             base["epochs"] = args.epochs
@@ -65,6 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         write_json_atomic(args.json, {k: v for k, v in result.to_dict().items() if k != "train"}
                    | {"train": {k: v for k, v in result.train.items() if k != "history"}})
         print(f"wrote {args.json}")
+    remove_checkpoint(args.checkpoint)  # the result is printed and written: nothing left to resume
     return 0
 
 

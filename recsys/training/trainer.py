@@ -335,8 +335,12 @@ def build_train_config(overrides: dict[str, Any] | None = None, **base: Any) -> 
         f = fields[k]
         if k == "ks" and isinstance(v, str):
             values[k] = tuple(int(x) for x in v.split(","))
-        elif f.default is None and isinstance(v, str):
-            values[k] = None if v.lower() == "none" else (float(v) if k == "max_seconds" else int(v))
+        elif f.default is None and isinstance(v, str):  # an optional field: its annotation names the type
+            kind = {"int | None": int, "float | None": float}.get(str(f.type), str)
+            try:
+                values[k] = None if v.lower() == "none" else kind(v)
+            except ValueError:
+                raise ValueError(f"train: field {k!r} expects {kind.__name__} or none, got {v!r}") from None
         else:
             values[k] = coerce(f, v, "train")
     return TrainConfig(**values)

@@ -11,7 +11,9 @@ from bigram_model import Bigram, BigramConfig
 
 from agenticrs.recsys.data.dataset import Dataset
 from agenticrs.recsys.models.base import pad_histories
-from agenticrs.recsys.training import DivergenceError, TrainConfig, run_experiment, split_overrides
+from agenticrs.recsys.training import (
+    DivergenceError, TrainConfig, build_train_config, run_experiment, split_overrides,
+)
 from agenticrs.recsys.evaluation.evaluator import evaluate
 from agenticrs.recsys.training.trainer import train, validation_subset
 
@@ -70,6 +72,16 @@ def test_unknown_setting_names_the_field() -> None:
         split_overrides(Bigram, {"nope": 1})
     with pytest.raises(ValueError, match="'dim' expects int"):
         run_experiment(Dataset.from_sequences([[1, 2, 3]], 3), Bigram, {"dim": "x"}, fast())
+
+
+def test_optional_settings_parse_to_their_declared_type() -> None:
+    config = build_train_config({"logdir": "/tmp/tb", "checkpoint": "/tmp/run.pt", "valid_max_users": "500",
+                                 "max_seconds": "3.5"})
+    assert (config.logdir, config.checkpoint, config.valid_max_users, config.max_seconds) == (
+        "/tmp/tb", "/tmp/run.pt", 500, 3.5)
+    assert build_train_config({"logdir": "none", "max_seconds": "None"}).max_seconds is None
+    with pytest.raises(ValueError, match="'valid_max_users' expects int or none, got 'many'"):
+        build_train_config({"valid_max_users": "many"})
 
 
 def test_pad_histories_left_pads_and_truncates() -> None:
