@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import platform
 import re
@@ -78,3 +79,13 @@ def run_header(command: str | None = None) -> dict[str, Any]:
         "command": command or invoked_command(),
         "machine": machine_info(),
     }
+
+
+def checkpoint_path(run_file: Path) -> Path:
+    """Where the training checkpoint of ``run_file``'s run lives until the run file is written:
+    ``<cache>/checkpoints/<runs dir>/<run>-<hash of the run file's absolute path>.pt``, outside the
+    repository (a checkpoint of Beauty LWGR is tens of MB), one per run file."""
+    from agenticrs.recsys.data.cache import default_cache_dir
+
+    where = hashlib.sha256(str(run_file.resolve()).encode()).hexdigest()[:10]
+    return default_cache_dir().parent / "checkpoints" / run_file.parent.name / f"{run_file.stem}-{where}.pt"

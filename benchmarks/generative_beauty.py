@@ -14,7 +14,7 @@ full LWGR (first seed) the nearline store's per-request latency with/without cac
 quality effect of stale knowledge are measured. Every (dataset, row, seed) run is written to
 ``results/<name>_runs/`` when it finishes, so an interrupted benchmark resumes, and runs made
 by separate commands (one row and seed each, one per core) add up to one table. A run's training
-is checkpointed after every epoch (``checkpoint_path``, outside the repository): the same command
+is checkpointed after every epoch (``common.checkpoint_path``, outside the repository): the same command
 after an interruption (Ctrl-C, a killed process, a new session on the same machine) continues the
 run from its last finished epoch, and the checkpoint is deleted once the run file is written.
 
@@ -85,7 +85,7 @@ from typing import Any
 import torch
 
 from agenticrs.benchmarks.common import (
-    RESULTS_DIR, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
+    RESULTS_DIR, checkpoint_path, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
 )
 from agenticrs.benchmarks.recsys_beauty import mean_std, summarise
 from agenticrs.recsys.training.checkpoint import remove as remove_checkpoint
@@ -146,18 +146,6 @@ def subsample(dataset: Any, users: int | None) -> Any:
     return Dataset.from_sequences([dataset.sequence(u) for u in range(users)], dataset.n_items,
                                   name=f"{dataset.name}[:{users} users]", item_text=dataset.item_text,
                                   item_ids=list(dataset.item_ids))
-
-
-def checkpoint_path(run_file: Path) -> Path:
-    """Where the training checkpoint of ``run_file``'s run lives until the run file is written:
-    ``<cache>/checkpoints/<runs dir>/<run>-<hash of the run file's absolute path>.pt``, outside the
-    repository (a checkpoint of Beauty LWGR is tens of MB), one per run file."""
-    import hashlib
-
-    from agenticrs.recsys.data.cache import default_cache_dir
-
-    where = hashlib.sha256(str(run_file.resolve()).encode()).hexdigest()[:10]
-    return default_cache_dir().parent / "checkpoints" / run_file.parent.name / f"{run_file.stem}-{where}.pt"
 
 
 def run_one(row: Row, data: str, seed: int, args: argparse.Namespace, overrides: dict[str, Any],

@@ -3,7 +3,8 @@
 Protocol: leave-one-out (last item test, second-to-last validation), full ranking over all
 12,101 items with history items excluded, Recall@{5,10} and NDCG@{5,10}, mean and standard
 deviation over seeds. Each (model, seed) run is written to ``results/beauty_runs/`` as soon
-as it finishes, so an interrupted benchmark resumes where it stopped (``--force`` reruns).
+as it finishes, so an interrupted benchmark resumes where it stopped (``--force`` reruns); a run's
+training is checkpointed after every epoch, so an interrupted run resumes from its last epoch.
 
     python -m agenticrs.benchmarks.recsys_beauty --seeds 0,1,2
 """
@@ -22,8 +23,9 @@ from typing import Any
 import torch
 
 from agenticrs.benchmarks.common import (
-    RESULTS_DIR, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
+    RESULTS_DIR, checkpoint_path, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
 )
+from agenticrs.recsys.training.checkpoint import remove as remove_checkpoint
 
 # Published rows (TIGER Table 1): R@5, N@5, R@10, N@10. SASRec there is the BCE one-negative version.
 PUBLISHED: dict[str, tuple[float, float, float, float]] = {
@@ -68,13 +70,14 @@ SPECS: tuple[Spec, ...] = (
 )
 
 
-def run_one(spec: Spec, seed: int, data: str, device: str, max_seconds: float | None) -> dict[str, Any]:
+def run_one(spec: Spec, seed: int, data: str, device: str, max_seconds: float | None,
+            checkpoint: Path | None = None) -> dict[str, Any]:
     from agenticrs.recsys.data import load_dataset
     from agenticrs.recsys.training import TrainConfig, run_experiment
 
     dataset = load_dataset(data)
     train = {"ks": (5, 10, 20), "valid_max_users": 5000, "seed": seed, "device": device, "progress": True,
-             **spec.train}
+             "checkpoint": str(checkpoint) if checkpoint else None, **spec.train}
     if max_seconds is not None:
         train["max_seconds"] = max_seconds
     res = run_experiment(dataset, spec.model, spec.model_config, TrainConfig(**train))
@@ -176,10 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             path = run_path(runs_dir, spec, seed)
             if path.exists() and not args.force:
                 continue
-            print(f"== {spec.label} seed {seed}", flush=True)
-            r = run_one(spec, seed, args.data, args.device, args.max_seconds)
+            checkpoint = checkpoint_path(path)  # an interrupted run resumes from its last epoch
+            if args.force:
+                remove_checkpoint(checkpoint)
+            print(f"== {spec.label} seed {seed}" + (" (resuming)" if checkpoint.exists() else ""), flush=True)
+            r = run_one(spec, seed, args.data, args.device, args.max_seconds, checkpoint)
             r["date"], r["machine"], r["data"] = header["date"], header["machine"], args.data
             write_json_atomic(path, r)
+            remove_checkpoint(checkpoint)
             print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                   f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
     # The table covers every finished run of every row, not only the rows and seeds run now, so

@@ -20,3 +20,19 @@ def private_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:  # per module (undone after it), inherited by worker subprocesses
         patch.setenv("AGENTICRS_CACHE", str(tmp_path_factory.mktemp("agenticrs-cache")))
         yield
+
+
+@pytest.fixture
+def ctrl_c_after_epoch_one(monkeypatch):
+    """Every checkpoint save is followed by a KeyboardInterrupt, as if Ctrl-C came right after
+    epoch 1 was saved; the returned function restores the real save (the user's rerun)."""
+    from agenticrs.recsys.training import checkpoint as ckpt
+
+    real_save = ckpt.save
+
+    def save_then_interrupt(path, state, fp):
+        real_save(path, state, fp)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt, "save", save_then_interrupt)
+    return lambda: monkeypatch.setattr(ckpt, "save", real_save)

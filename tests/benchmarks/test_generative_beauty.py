@@ -209,27 +209,20 @@ def test_reference_reads_tiger_from_another_table_and_never_trains_it(bench, tmp
         p.name for p in (out / "g_runs").iterdir() if "-tiger-" in p.name)
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint_and_then_deletes_it(tmp_path, monkeypatch, capsys):
-    from agenticrs.benchmarks.generative_beauty import checkpoint_path
-    from agenticrs.recsys.training import checkpoint as ckpt
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_then_deletes_it(tmp_path, monkeypatch, capsys,
+                                                                              ctrl_c_after_epoch_one):
+    from agenticrs.benchmarks.common import checkpoint_path
 
     monkeypatch.setenv("AGENTICRS_CACHE", str(tmp_path / "cache"))
     args = ["--data", DATA, "--seeds", "0", "--rows", "tiger", "--epochs", "3", "--out", str(tmp_path),
             "--train", "patience=0", *TINY_TIGER]
-    assert main([*args, "--name", "whole"]) == 0
-    real_save = ckpt.save
-
-    def ctrl_c_after_epoch_one(path, state, fp):
-        real_save(path, state, fp)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ckpt, "save", ctrl_c_after_epoch_one)
     with pytest.raises(KeyboardInterrupt):
         main([*args, "--name", "cut"])
     run_file = tmp_path / "cut_runs" / f"{DATA_SLUG}-tiger-seed0.json"
     assert checkpoint_path(run_file).exists() and not run_file.exists()
     assert str(tmp_path / "cache") in str(checkpoint_path(run_file))  # outside the repository
-    monkeypatch.setattr(ckpt, "save", real_save)
+    ctrl_c_after_epoch_one()  # restore: the user's rerun
+    assert main([*args, "--name", "whole"]) == 0
     capsys.readouterr()
     assert main([*args, "--name", "cut"]) == 0
     assert "(resuming " in capsys.readouterr().out

@@ -43,3 +43,19 @@ def test_runs_of_another_dataset_are_not_summarised(tmp_path):
     md = (tmp_path / f"{runs_dir.name.removesuffix('_runs')}.md").read_text()
     assert "Amazon Beauty" not in md and "Published rows" not in md  # Beauty's numbers only beside Beauty
     assert len(list(runs_dir.iterdir())) == 1  # refused before running: nothing written into the wrong table
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch, ctrl_c_after_epoch_one):
+    from agenticrs.benchmarks.common import checkpoint_path
+
+    monkeypatch.setenv("AGENTICRS_CACHE", str(tmp_path / "cache"))
+    args = ["--data", DATA, "--seeds", "0", "--models", "gru4rec", "--out", str(tmp_path), "--name", "b"]
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    gru = next(s for s in SPECS if s.key.startswith("gru4rec"))
+    run_file = run_path(tmp_path / "b_runs", gru, 0)
+    assert checkpoint_path(run_file).exists() and not run_file.exists()
+    ctrl_c_after_epoch_one()  # restore: the user's rerun
+    assert main(args) == 0
+    assert json.loads(run_file.read_text())["train"]["resumed_after"] == [1]
+    assert not checkpoint_path(run_file).exists()
