@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import os
@@ -9,7 +10,7 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from agenticrs.io import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported for benchmarks)
 
@@ -85,7 +86,24 @@ def checkpoint_path(run_file: Path) -> Path:
     """Where the training checkpoint of ``run_file``'s run lives until the run file is written:
     ``<cache>/checkpoints/<runs dir>/<run>-<hash of the run file's absolute path>.pt``, outside the
     repository (a checkpoint of Beauty LWGR is tens of MB), one per run file."""
-    from agenticrs.recsys.data.cache import default_cache_dir
+    from agenticrs.recsys.text.cache import cache_root
 
     where = hashlib.sha256(str(run_file.resolve()).encode()).hexdigest()[:10]
-    return default_cache_dir().parent / "checkpoints" / run_file.parent.name / f"{run_file.stem}-{where}.pt"
+    return cache_root() / "checkpoints" / run_file.parent.name / f"{run_file.stem}-{where}.pt"
+
+
+@contextlib.contextmanager
+def run_checkpoint(run_file: Path, fresh: bool = False) -> Iterator[Path]:
+    """The checkpoint of ``run_file``'s run, for a block that trains the run and writes ``run_file``.
+
+    ``fresh`` (``--force``) deletes an existing checkpoint first: a rerun from scratch, not the
+    continuation of an interrupted run. The checkpoint is deleted when the block finishes, since the
+    run file then holds everything it was kept for; an interrupted block leaves it to resume from.
+    """
+    from agenticrs.recsys.training.checkpoint import remove
+
+    path = checkpoint_path(run_file)
+    if fresh:
+        remove(path)
+    yield path
+    remove(path)

@@ -14,7 +14,7 @@ full LWGR (first seed) the nearline store's per-request latency with/without cac
 quality effect of stale knowledge are measured. Every (dataset, row, seed) run is written to
 ``results/<name>_runs/`` when it finishes, so an interrupted benchmark resumes, and runs made
 by separate commands (one row and seed each, one per core) add up to one table. A run's training
-is checkpointed after every epoch (``common.checkpoint_path``, outside the repository): the same command
+is checkpointed after every epoch (``common.run_checkpoint``, outside the repository): the same command
 after an interruption (Ctrl-C, a killed process, a new session on the same machine) continues the
 run from its last finished epoch, and the checkpoint is deleted once the run file is written.
 
@@ -85,10 +85,9 @@ from typing import Any
 import torch
 
 from agenticrs.benchmarks.common import (
-    RESULTS_DIR, checkpoint_path, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
+    RESULTS_DIR, data_slug, machine_line, run_checkpoint, run_header, write_json_atomic, write_text_atomic,
 )
 from agenticrs.benchmarks.recsys_beauty import mean_std, summarise
-from agenticrs.recsys.training.checkpoint import remove as remove_checkpoint
 
 # TIGER (NeurIPS 2023) Table 1, Beauty: R@5, N@5, R@10, N@10.
 PUBLISHED_TIGER_BEAUTY = (0.0454, 0.0321, 0.0648, 0.0384)
@@ -507,15 +506,12 @@ def main(argv: list[str] | None = None) -> int:
                 if args.report_only or ref:
                     missing.append(f"{data} / {row.label} / seed {seed}")
                     continue
-                checkpoint = checkpoint_path(path)
-                if args.force:  # a rerun from scratch, not the continuation of an interrupted one
-                    remove_checkpoint(checkpoint)
-                print(f"== {data} / {row.label} / seed {seed}"
-                      + (f" (resuming {checkpoint})" if checkpoint.exists() else ""), flush=True)
-                r = run_one(row, data, seed, args, overrides, checkpoint)
-                r["date"], r["machine"] = header["date"], header["machine"]
-                write_json_atomic(path, r)
-                remove_checkpoint(checkpoint)  # only now: the run file holds everything it was kept for
+                with run_checkpoint(path, fresh=args.force) as checkpoint:
+                    print(f"== {data} / {row.label} / seed {seed}"
+                          + (f" (resuming {checkpoint})" if checkpoint.exists() else ""), flush=True)
+                    r = run_one(row, data, seed, args, overrides, checkpoint)
+                    r["date"], r["machine"] = header["date"], header["machine"]
+                    write_json_atomic(path, r)
                 print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                       f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
                 runs.append(r)

@@ -23,9 +23,8 @@ from typing import Any
 import torch
 
 from agenticrs.benchmarks.common import (
-    RESULTS_DIR, checkpoint_path, data_slug, machine_line, run_header, write_json_atomic, write_text_atomic,
+    RESULTS_DIR, data_slug, machine_line, run_checkpoint, run_header, write_json_atomic, write_text_atomic,
 )
-from agenticrs.recsys.training.checkpoint import remove as remove_checkpoint
 
 # Published rows (TIGER Table 1): R@5, N@5, R@10, N@10. SASRec there is the BCE one-negative version.
 PUBLISHED: dict[str, tuple[float, float, float, float]] = {
@@ -179,14 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             path = run_path(runs_dir, spec, seed)
             if path.exists() and not args.force:
                 continue
-            checkpoint = checkpoint_path(path)  # an interrupted run resumes from its last epoch
-            if args.force:
-                remove_checkpoint(checkpoint)
-            print(f"== {spec.label} seed {seed}" + (" (resuming)" if checkpoint.exists() else ""), flush=True)
-            r = run_one(spec, seed, args.data, args.device, args.max_seconds, checkpoint)
-            r["date"], r["machine"], r["data"] = header["date"], header["machine"], args.data
-            write_json_atomic(path, r)
-            remove_checkpoint(checkpoint)
+            with run_checkpoint(path, fresh=args.force) as checkpoint:  # an interrupted run resumes
+                print(f"== {spec.label} seed {seed}" + (" (resuming)" if checkpoint.exists() else ""), flush=True)
+                r = run_one(spec, seed, args.data, args.device, args.max_seconds, checkpoint)
+                r["date"], r["machine"], r["data"] = header["date"], header["machine"], args.data
+                write_json_atomic(path, r)
             print(f"   test ndcg@10 {r['test']['ndcg@10']:.4f} recall@10 {r['test']['recall@10']:.4f} "
                   f"({r['cost']['train_seconds']:.0f}s, {r['cost']['epochs']} epochs)", flush=True)
     # The table covers every finished run of every row, not only the rows and seeds run now, so

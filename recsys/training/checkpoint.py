@@ -43,17 +43,12 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or that another run wrote."""
 
 
-def fingerprint(model: torch.nn.Module, config: Any) -> dict[str, Any]:
-    """What identifies a run: ``{"model", "n_items", "n_users", "model_config", "train"}``."""
+def fingerprint(model: Any, config: Any) -> dict[str, Any]:
+    """What identifies a run of a ``Recommender``: ``{"model", "n_items", "n_users", "model_config",
+    "train"}``."""
     train = {k: v for k, v in dataclasses.asdict(config).items() if k not in RESUMABLE_FIELDS}
-    model_config = getattr(model, "config", None)
-    return {
-        "model": getattr(model, "name", type(model).__name__),
-        "n_items": int(getattr(model, "n_items", -1)),
-        "n_users": int(getattr(model, "n_users", -1)),
-        "model_config": _plain(dataclasses.asdict(model_config)) if dataclasses.is_dataclass(model_config) else None,
-        "train": _plain(train),
-    }
+    return {"model": model.name, "n_items": int(model.n_items), "n_users": int(model.n_users),
+            "model_config": _plain(dataclasses.asdict(model.config)), "train": _plain(train)}
 
 
 def _plain(value: Any) -> Any:
