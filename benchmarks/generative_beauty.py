@@ -348,27 +348,34 @@ def train_overrides(items: list[str]) -> dict[str, Any]:
     return {k: getattr(config, k) for k in values}
 
 
-def same_config(runs: list[dict[str, Any]], where: str) -> None:
-    """The seeds of one row must share their model and training settings (seed aside), or
-    their mean would mix two protocols: refuse, naming the settings that differ."""
+def run_settings(run: dict[str, Any], ignore: tuple[str, ...] = ("seed", "device", "logdir", "progress")
+                 ) -> dict[str, Any]:
+    """A run file's model and training settings as flat ``model.X`` / ``train.X`` keys, with the
+    fields in ``ignore`` (settings that do not change what is measured) left out of ``train``.
+    A field added to a Config after the run was made counts as its default in that run."""
     from agenticrs.recsys.models import get_model
     from agenticrs.recsys.training.trainer import TrainConfig
 
     def defaults(cls: type) -> dict[str, Any]:
         return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
-    def settings(r: dict[str, Any]) -> dict[str, Any]:
-        # A field added to a Config after a run was made counts as its default in that run.
-        model = {**defaults(get_model(r["model"]).Config), **r["config"]["model"]}
-        train = {**defaults(TrainConfig), **r["config"]["train"]}
-        train = {k: list(v) if isinstance(v, tuple) else v for k, v in train.items()
-                 if k not in ("seed", "device", "logdir", "progress")}
-        return {**{f"model.{k}": v for k, v in model.items()}, **{f"train.{k}": v for k, v in train.items()}}
+    model = {**defaults(get_model(run["model"]).Config), **run["config"]["model"]}
+    train = {**defaults(TrainConfig), **run["config"]["train"]}
+    train = {k: list(v) if isinstance(v, tuple) else v for k, v in train.items() if k not in ignore}
+    return {**{f"model.{k}": v for k, v in model.items()}, **{f"train.{k}": v for k, v in train.items()}}
 
-    first = settings(runs[0])
+
+def settings_diff(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The keys on which two ``run_settings`` differ (a key on one side only counts as None on the other)."""
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def same_config(runs: list[dict[str, Any]], where: str) -> None:
+    """The seeds of one row must share their model and training settings (seed aside), or
+    their mean would mix two protocols: refuse, naming the settings that differ."""
+    first = run_settings(runs[0])
     for r in runs[1:]:
-        other = settings(r)
-        diff = sorted(k for k in first.keys() | other.keys() if first.get(k) != other.get(k))
+        diff = settings_diff(first, run_settings(r))
         if diff:
             raise SystemExit(f"{where}: seed {runs[0]['seed']} and seed {r['seed']} were run with different settings "
                              f"{diff}; rerun one of them (--force) or use another --name")
