@@ -156,7 +156,8 @@ def markdown(data: str, rows: tuple[str, str], pairs: dict[int, tuple[dict[str, 
              "|---|---|---|---|---|---|---|---|---|---|"]
     for seed, (rb, rc) in pairs.items():
         nb, nc = rb["test"]["ndcg@10"], rc["test"]["ndcg@10"]
-        lines.append(f"| {seed} | {nb:.4f} | {nc:.4f} | {100 * (nc - nb) / nb:+.1f}% | {rb['test']['recall@10']:.4f} "
+        diff = f"{100 * (nc - nb) / nb:+.1f}%" if nb else "-"
+        lines.append(f"| {seed} | {nb:.4f} | {nc:.4f} | {diff} | {rb['test']['recall@10']:.4f} "
                      f"| {rc['test']['recall@10']:.4f} | {rb['valid']['ndcg@10']:.4f} | {rc['valid']['ndcg@10']:.4f} "
                      f"| {rb['train']['best_epoch']} / {rc['train']['best_epoch']} "
                      f"| {rb['cost']['train_seconds']:,.0f} / {rc['cost']['train_seconds']:,.0f} |")
