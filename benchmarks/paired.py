@@ -109,9 +109,10 @@ def check_pair(base: dict[str, Any], cand: dict[str, Any], where: str) -> None:
 def between_pairs(pairs: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Settings and machine facts whose value is not the same for every seed: ``{key: {seed: value}}``."""
     facts: dict[int, dict[str, Any]] = {}
-    for seed, (base, _) in pairs.items():
+    for seed, (base, cand) in pairs.items():
         m = base.get("machine", {})
-        facts[seed] = {**run_settings(base), "machine.cpu_capability": m.get("cpu_capability"),
+        # The candidate's settings include its own model fields (the shared ones equal the baseline's).
+        facts[seed] = {**run_settings(cand), "machine.cpu_capability": m.get("cpu_capability"),
                        "machine.cpu_bf16": m.get("cpu_bf16"), "machine.cpu": m.get("cpu")}
     keys = sorted({k for f in facts.values() for k in f})
     return {k: {s: f.get(k) for s, f in facts.items()} for k in keys
@@ -176,7 +177,7 @@ def markdown(data: str, rows: tuple[str, str], pairs: dict[int, tuple[dict[str, 
     if held:
         lines.append(f"- {c}'s fusion constraint held on validation in {sum(held)} of {len(held)} runs.")
     if differ:
-        lines += ["", "Not the same for every seed (the baseline run of each pair shown; a pair's two runs agree):", ""]
+        lines += ["", "Not the same for every seed (a pair's two runs agree on the shared settings):", ""]
         for k, by_seed in differ.items():
             lines.append(f"- `{k}`: " + "; ".join(f"seed {s}: {v}" for s, v in by_seed.items()))
     machines = {machine_line(rb["machine"]) for pair in pairs.values() for rb in pair if rb.get("machine")}

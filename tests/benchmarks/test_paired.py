@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agenticrs.benchmarks import paired
+from agenticrs.recsys.models import get_model
 
 TRAIN = {"epochs": 40, "lr": 0.001, "patience": 5, "precision": "fp32", "batch_size": 256}
 
@@ -68,10 +69,12 @@ def test_settings_that_differ_between_pairs_are_listed(tmp_path):
     write_run(tmp_path, "b", "lwgr", 0, 0.031, train={"precision": "bf16"})
     for seed in (1, 2):
         write_run(tmp_path, "c", "tiger", seed, 0.03)
-        write_run(tmp_path, "d", "lwgr", seed, 0.029)
+        write_run(tmp_path, "d", "lwgr", seed, 0.029, model_config={"knowledge_weight": 0.1 * seed})
     paired.main(["--data", "beauty", "--pair", "a:b:0", "--pair", "c:d:1,2", "--out", str(tmp_path), "--name", "p"])
     result = json.loads((tmp_path / "p.json").read_text())
-    assert result["differ_between_seeds"] == {"train.precision": {"0": "bf16", "1": "fp32", "2": "fp32"}}
+    default = get_model("lwgr").Config().knowledge_weight
+    assert result["differ_between_seeds"] == {"train.precision": {"0": "bf16", "1": "fp32", "2": "fp32"},
+                                              "model.knowledge_weight": {"0": default, "1": 0.1, "2": 0.2}}
     assert "`train.precision`: seed 0: bf16; seed 1: fp32; seed 2: fp32" in (tmp_path / "p.md").read_text()
 
 
