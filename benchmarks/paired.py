@@ -85,11 +85,13 @@ def load_pairs(out: Path, data: str, rows: tuple[str, str], specs: list[PairSpec
                     continue
                 try:
                     run = json.loads(path.read_text())
-                    got = (run["data"], run["seed"], run["config"]["train"], run["test"], run["valid"])
+                    for key in ("config", "test", "valid"):  # what the comparison reads besides data and seed
+                        run[key]
+                    held = (run["data"], run["seed"])
                 except (json.JSONDecodeError, KeyError, TypeError) as e:
                     raise SystemExit(f"{path}: not a generative benchmark run file ({e!r})") from None
-                if got[:2] != (data, seed):
-                    raise SystemExit(f"{path}: holds {got[0]} seed {got[1]}, expected {data} seed {seed}")
+                if held != (data, seed):
+                    raise SystemExit(f"{path}: holds {held[0]} seed {held[1]}, expected {data} seed {seed}")
                 runs.append(run)
             if len(runs) == 2:
                 check_pair(*runs, where=f"{data} seed {seed}")
@@ -201,14 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(rows) != 2 or not all(rows):
         raise SystemExit(f"--rows expects two row slugs, baseline,candidate; got {args.rows!r}")
     out = Path(args.out)
-    pairs, missing = load_pairs(out, args.data, rows, [PairSpec.parse(s) for s in args.pair])
+    specs = [PairSpec.parse(s) for s in args.pair]
+    pairs, missing = load_pairs(out, args.data, rows, specs)
     comparisons = [compare(pairs, split, metric) for split, metric in COMPARED]
     differ = between_pairs(pairs)
     header = run_header()
     (out / args.name).parent.mkdir(parents=True, exist_ok=True)  # a name may be "pairs/NAME"
     table = markdown(args.data, rows, pairs, comparisons, differ, missing, header)
     payload = {**{k: header[k] for k in ("date", "command")}, "data": args.data, "rows": list(rows),
-               "pairs": [vars(PairSpec.parse(s)) for s in args.pair], "comparisons": comparisons,
+               "pairs": [vars(spec) for spec in specs], "comparisons": comparisons,
                "differ_between_seeds": {k: {str(s): v for s, v in by.items()} for k, by in differ.items()},
                "missing_runs": missing}
     write_json_atomic(out / f"{args.name}.json", payload)
