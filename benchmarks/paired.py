@@ -85,11 +85,12 @@ def load_pairs(out: Path, data: str, rows: tuple[str, str], specs: list[PairSpec
                     continue
                 try:
                     run = json.loads(path.read_text())
-                    for key in ("config", "test", "valid"):  # what the comparison reads besides data and seed
-                        run[key]
-                    held = (run["data"], run["seed"])
-                except (json.JSONDecodeError, KeyError, TypeError) as e:
-                    raise SystemExit(f"{path}: not a generative benchmark run file ({e!r})") from None
+                except json.JSONDecodeError as e:
+                    raise SystemExit(f"{path}: not a generative benchmark run file ({e})") from None
+                lacking = [k for k in ("data", "seed", "config", "test", "valid") if not isinstance(run, dict) or k not in run]
+                if lacking:
+                    raise SystemExit(f"{path}: not a generative benchmark run file (no {lacking})")
+                held = (run["data"], run["seed"])
                 if held != (data, seed):
                     raise SystemExit(f"{path}: holds {held[0]} seed {held[1]}, expected {data} seed {seed}")
                 runs.append(run)
