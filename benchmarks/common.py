@@ -8,6 +8,7 @@ import hashlib
 import os
 import platform
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -92,18 +93,53 @@ def checkpoint_path(run_file: Path) -> Path:
     return cache_root() / "checkpoints" / run_file.parent.name / f"{run_file.stem}-{where}.pt"
 
 
+def parked_path(run_file: Path) -> Path:
+    """Where ``agenticrs.benchmarks.park`` keeps the checkpoint of ``run_file``'s unfinished run
+    inside the repository: ``<runs dir>/parked/<run>.pt``. A run longer than one session cannot
+    rely on the cache, since the next session may get another machine; a parked checkpoint is
+    committed with the work, and the run's own command resumes from it (``run_checkpoint``)."""
+    return run_file.parent / "parked" / f"{run_file.stem}.pt"
+
+
+def checkpoint_epoch(path: Path) -> int | None:
+    """The last finished epoch of the checkpoint at ``path`` (``None`` when there is none)."""
+    import torch
+
+    if not path.exists():
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file and a rename: never half a checkpoint."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f"{dst.name}.tmp{os.getpid()}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def run_checkpoint(run_file: Path, fresh: bool = False) -> Iterator[Path]:
     """The checkpoint of ``run_file``'s run, for a block that trains the run and writes ``run_file``.
 
-    ``fresh`` (``--force``) deletes an existing checkpoint first: a rerun from scratch, not the
-    continuation of an interrupted run. The checkpoint is deleted when the block finishes, since the
-    run file then holds everything it was kept for; an interrupted block leaves it to resume from.
+    ``fresh`` (``--force``) deletes an existing checkpoint first, parked or not: a rerun from
+    scratch, not the continuation of an interrupted run. Otherwise a parked checkpoint
+    (``parked_path``) that is further along than the cached one is copied into the cache, so the
+    run resumes from it on a machine that never saw the run. Both are deleted when the block
+    finishes, since the run file then holds everything they were kept for; an interrupted block
+    leaves them to resume from.
     """
     from agenticrs.recsys.training.checkpoint import remove
 
-    path = checkpoint_path(run_file)
+    path, parked = checkpoint_path(run_file), parked_path(run_file)
     if fresh:
         remove(path)
+        remove(parked)
+    elif parked.exists() and (checkpoint_epoch(path) or 0) < (checkpoint_epoch(parked) or 0):
+        copy_atomic(parked, path)
     yield path
     remove(path)
+    remove(parked)

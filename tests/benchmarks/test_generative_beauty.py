@@ -231,3 +231,30 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_and_then_deletes_it(tmp_
     assert [c["loss"] for c in cut["train"]["curve"]] == [c["loss"] for c in whole["train"]["curve"]]
     assert cut["test"] == whole["test"]
     assert not checkpoint_path(run_file).exists()  # deleted once the run file was written
+
+
+def test_a_run_interrupted_on_one_machine_resumes_from_its_parked_checkpoint_on_another(
+        tmp_path, monkeypatch, capsys, ctrl_c_after_epoch_one):
+    import shutil
+
+    from agenticrs.benchmarks.common import checkpoint_path, parked_path
+    from agenticrs.benchmarks.park import main as park_main
+
+    monkeypatch.setenv("AGENTICRS_CACHE", str(tmp_path / "cache"))
+    args = ["--data", DATA, "--seeds", "0", "--rows", "tiger", "--epochs", "3", "--out", str(tmp_path),
+            "--train", "patience=0", *TINY_TIGER]
+    with pytest.raises(KeyboardInterrupt):
+        main([*args, "--name", "cut"])
+    run_file = tmp_path / "cut_runs" / f"{DATA_SLUG}-tiger-seed0.json"
+    assert park_main(["cut", "--out", str(tmp_path)]) == 0
+    shutil.rmtree(tmp_path / "cache")  # the next session's machine: an empty cache
+    ctrl_c_after_epoch_one()
+    assert main([*args, "--name", "whole"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--name", "cut"]) == 0
+    assert "(resuming " in capsys.readouterr().out
+    cut, whole = (json.loads((tmp_path / f"{n}_runs" / run_file.name).read_text()) for n in ("cut", "whole"))
+    assert cut["train"]["resumed_after"] == [1]
+    assert [c["loss"] for c in cut["train"]["curve"]] == [c["loss"] for c in whole["train"]["curve"]]
+    assert cut["test"] == whole["test"]
+    assert not parked_path(run_file).exists() and not checkpoint_path(run_file).exists()
