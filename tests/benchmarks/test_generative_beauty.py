@@ -209,32 +209,11 @@ def test_reference_reads_tiger_from_another_table_and_never_trains_it(bench, tmp
         p.name for p in (out / "g_runs").iterdir() if "-tiger-" in p.name)
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint_and_then_deletes_it(tmp_path, monkeypatch, capsys,
-                                                                              ctrl_c_after_epoch_one):
-    from agenticrs.benchmarks.common import checkpoint_path
-
-    monkeypatch.setenv("AGENTICRS_CACHE", str(tmp_path / "cache"))
-    args = ["--data", DATA, "--seeds", "0", "--rows", "tiger", "--epochs", "3", "--out", str(tmp_path),
-            "--train", "patience=0", *TINY_TIGER]
-    with pytest.raises(KeyboardInterrupt):
-        main([*args, "--name", "cut"])
-    run_file = tmp_path / "cut_runs" / f"{DATA_SLUG}-tiger-seed0.json"
-    assert checkpoint_path(run_file).exists() and not run_file.exists()
-    assert str(tmp_path / "cache") in str(checkpoint_path(run_file))  # outside the repository
-    ctrl_c_after_epoch_one()  # restore: the user's rerun
-    assert main([*args, "--name", "whole"]) == 0
-    capsys.readouterr()
-    assert main([*args, "--name", "cut"]) == 0
-    assert "(resuming " in capsys.readouterr().out
-    cut, whole = (json.loads((tmp_path / f"{n}_runs" / run_file.name).read_text()) for n in ("cut", "whole"))
-    assert cut["train"]["resumed_after"] == [1] and whole["train"]["resumed_after"] == []
-    assert [c["loss"] for c in cut["train"]["curve"]] == [c["loss"] for c in whole["train"]["curve"]]
-    assert cut["test"] == whole["test"]
-    assert not checkpoint_path(run_file).exists()  # deleted once the run file was written
-
-
-def test_a_run_interrupted_on_one_machine_resumes_from_its_parked_checkpoint_on_another(
-        tmp_path, monkeypatch, capsys, ctrl_c_after_epoch_one):
+@pytest.mark.parametrize("next_machine", ["same", "another"])
+def test_an_interrupted_run_resumes_from_its_checkpoint_and_then_deletes_it(next_machine, tmp_path, monkeypatch,
+                                                                              capsys, ctrl_c_after_epoch_one):
+    """On the same machine the run resumes from the cache; on another (an empty cache) from the
+    checkpoint that ``park`` put beside the run file. Either way it equals the uninterrupted run."""
     import shutil
 
     from agenticrs.benchmarks.common import checkpoint_path, parked_path
@@ -246,15 +225,19 @@ def test_a_run_interrupted_on_one_machine_resumes_from_its_parked_checkpoint_on_
     with pytest.raises(KeyboardInterrupt):
         main([*args, "--name", "cut"])
     run_file = tmp_path / "cut_runs" / f"{DATA_SLUG}-tiger-seed0.json"
-    assert park_main(["cut", "--out", str(tmp_path)]) == 0
-    shutil.rmtree(tmp_path / "cache")  # the next session's machine: an empty cache
-    ctrl_c_after_epoch_one()
+    assert checkpoint_path(run_file).exists() and not run_file.exists()
+    assert str(tmp_path / "cache") in str(checkpoint_path(run_file))  # outside the repository
+    if next_machine == "another":
+        assert park_main(["cut", "--out", str(tmp_path)]) == 0
+        shutil.rmtree(tmp_path / "cache")
+    ctrl_c_after_epoch_one()  # restore: the user's rerun
     assert main([*args, "--name", "whole"]) == 0
     capsys.readouterr()
     assert main([*args, "--name", "cut"]) == 0
     assert "(resuming " in capsys.readouterr().out
     cut, whole = (json.loads((tmp_path / f"{n}_runs" / run_file.name).read_text()) for n in ("cut", "whole"))
-    assert cut["train"]["resumed_after"] == [1]
+    assert cut["train"]["resumed_after"] == [1] and whole["train"]["resumed_after"] == []
     assert [c["loss"] for c in cut["train"]["curve"]] == [c["loss"] for c in whole["train"]["curve"]]
     assert cut["test"] == whole["test"]
-    assert not parked_path(run_file).exists() and not checkpoint_path(run_file).exists()
+    # Deleted once the run file was written.
+    assert not checkpoint_path(run_file).exists() and not parked_path(run_file).exists()
