@@ -102,12 +102,23 @@ def parked_path(run_file: Path) -> Path:
 
 
 def checkpoint_epoch(path: Path) -> int | None:
-    """The last finished epoch of the checkpoint at ``path`` (``None`` when there is none)."""
+    """The last finished epoch of the checkpoint at ``path`` (``None`` when there is none).
+
+    Raises:
+        CheckpointError: the file is not a whole checkpoint (say a truncated copy, or a Git LFS
+            pointer where a parked checkpoint was expected).
+    """
     import torch
+
+    from agenticrs.recsys.training.checkpoint import CheckpointError
 
     if not path.exists():
         return None
-    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: not a whole "
+                              "checkpoint written by agenticrs); delete it, or rerun with --force") from exc
 
 
 def copy_atomic(src: Path, dst: Path) -> None:

@@ -61,3 +61,15 @@ def test_park_copies_unfinished_runs_of_this_checkout_only(tmp_path, cache, caps
 
     assert park_main(["none", "--out", str(out)]) == 1  # nothing to park is an error, naming where
     assert "no checkpoint of" in capsys.readouterr().out
+
+
+def test_an_unreadable_parked_checkpoint_is_named_and_nothing_is_copied(tmp_path, cache):
+    from agenticrs.recsys.training.checkpoint import CheckpointError
+
+    run_file = tmp_path / "b_runs" / "beauty-lwgr-seed1.json"
+    parked_path(run_file).parent.mkdir(parents=True)
+    parked_path(run_file).write_text("version https://git-lfs.github.com/spec/v1\n")  # a pointer, not the file
+    with pytest.raises(CheckpointError, match="beauty-lwgr-seed1.pt cannot be read"):
+        with run_checkpoint(run_file):
+            pass
+    assert not checkpoint_path(run_file).exists() and parked_path(run_file).exists()
