@@ -18,8 +18,10 @@ Each ``--pair BASE:CAND:SEEDS`` names two run directories (``<out>/BASE_runs``,
 The two runs of a pair must share every training setting (seed, device and logging aside) and
 every model setting the baseline has; otherwise the pair is refused, naming the settings. Settings
 that differ *between* pairs (say the precision) are allowed and listed under the table, with the
-machines, since the reader must know that the seeds were not all run alike. A run file that does
-not exist is named under the table, and the statistics use the complete pairs only.
+machines, since the reader must know that the seeds were not all run alike. A pair whose two
+runs were made on different machines (the machine is not a setting, so it is not refused) is
+listed with both machines, since a speed or precision difference between the CPUs is then a
+confound inside the pair. A run file that does not exist is named under the table, and the statistics use the complete pairs only.
 """
 
 from __future__ import annotations
@@ -122,6 +124,14 @@ def between_pairs(pairs: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> di
             if len({json.dumps(f.get(k), sort_keys=True) for f in facts.values()}) > 1}
 
 
+def machines_within_pairs(pairs: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> dict[int, tuple[str, str]]:
+    """The pairs whose baseline and candidate ran on different machines: ``{seed: (base, cand)}``,
+    each machine as ``machine_line`` writes it (a run file without one reads "unknown")."""
+    lines = {seed: tuple(machine_line(r["machine"]) if r.get("machine") else "unknown" for r in pair)
+             for seed, pair in pairs.items()}
+    return {seed: (b, c) for seed, (b, c) in lines.items() if b != c}
+
+
 def compare(pairs: dict[int, tuple[dict[str, Any], dict[str, Any]]], split: str, metric: str) -> dict[str, Any]:
     """Baseline and candidate ``split``/``metric`` over the paired seeds.
 
@@ -150,8 +160,8 @@ def compare(pairs: dict[int, tuple[dict[str, Any], dict[str, Any]]], split: str,
 
 
 def markdown(data: str, rows: tuple[str, str], pairs: dict[int, tuple[dict[str, Any], dict[str, Any]]],
-             comparisons: list[dict[str, Any]], differ: dict[str, dict[str, Any]], missing: list[str],
-             header: dict[str, Any]) -> str:
+             comparisons: list[dict[str, Any]], differ: dict[str, dict[str, Any]],
+             split_machines: dict[int, tuple[str, str]], missing: list[str], header: dict[str, Any]) -> str:
     b, c = rows
     lines = [f"# {data}: {c} vs {b}, paired by seed", "",
              f"Command: `{header['command']}`  ", f"Date: {header['date']}", "",
@@ -180,9 +190,13 @@ def markdown(data: str, rows: tuple[str, str], pairs: dict[int, tuple[dict[str, 
     if held:
         lines.append(f"- {c}'s fusion constraint held on validation in {sum(held)} of {len(held)} runs.")
     if differ:
-        lines += ["", "Not the same for every seed (a pair's two runs agree on the shared settings):", ""]
+        lines += ["", "Not the same for every seed (a pair's two runs agree on the shared settings; "
+                  f"machine facts are {b}'s):", ""]
         for k, by_seed in differ.items():
             lines.append(f"- `{k}`: " + "; ".join(f"seed {s}: {v}" for s, v in by_seed.items()))
+    if split_machines:
+        lines += ["", "Pairs whose two runs were made on different machines:", ""]
+        lines += [f"- seed {s}: {b} on {mb}; {c} on {mc}" for s, (mb, mc) in split_machines.items()]
     machines = {machine_line(rb["machine"]) for pair in pairs.values() for rb in pair if rb.get("machine")}
     if machines:
         lines += ["", "Machines of the runs:", ""] + [f"- {m}" for m in sorted(machines)]
@@ -208,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     pairs, missing = load_pairs(out, args.data, rows, specs)
     comparisons = [compare(pairs, split, metric) for split, metric in COMPARED]
     differ = between_pairs(pairs)
+    split_machines = machines_within_pairs(pairs)
     header = run_header()
     (out / args.name).parent.mkdir(parents=True, exist_ok=True)  # a name may be "pairs/NAME"
-    table = markdown(args.data, rows, pairs, comparisons, differ, missing, header)
+    table = markdown(args.data, rows, pairs, comparisons, differ, split_machines, missing, header)
     payload = {**{k: header[k] for k in ("date", "command")}, "data": args.data, "rows": list(rows),
                "pairs": [vars(spec) for spec in specs], "comparisons": comparisons,
                "differ_between_seeds": {k: {str(s): v for s, v in by.items()} for k, by in differ.items()},
+               "machines_within_pairs": {str(s): {rows[0]: mb, rows[1]: mc} for s, (mb, mc) in split_machines.items()},
                "missing_runs": missing}
     write_json_atomic(out / f"{args.name}.json", payload)
     write_text_atomic(out / f"{args.name}.md", table)

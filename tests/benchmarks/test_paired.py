@@ -16,13 +16,14 @@ TRAIN = {"epochs": 40, "lr": 0.001, "patience": 5, "precision": "fp32", "batch_s
 
 
 def write_run(out: Path, name: str, row: str, seed: int, ndcg: float, *, model: str | None = None,
-              model_config: dict | None = None, train: dict | None = None, data: str = "beauty") -> None:
+              model_config: dict | None = None, train: dict | None = None, data: str = "beauty",
+              cpu: str = "test cpu") -> None:
     run = {
         "data": data, "seed": seed, "model": model or ("tiger" if row == "tiger" else "lwgr"),
         "config": {"model": {"dropout": 0.1, **(model_config or {})}, "train": {**TRAIN, "seed": seed, **(train or {})}},
         "test": {"ndcg@10": ndcg, "recall@10": 2 * ndcg}, "valid": {"ndcg@10": ndcg + 0.01, "recall@10": 0.1},
         "train": {"best_epoch": 3}, "cost": {"train_seconds": 100.0},
-        "machine": {"cpu": "test cpu", "cores": 2, "memory_gb": 8, "gpu": None, "torch": "x", "torch_threads": 1},
+        "machine": {"cpu": cpu, "cores": 2, "memory_gb": 8, "gpu": None, "torch": "x", "torch_threads": 1},
     }
     if row == "lwgr":
         run["constraint_valid"] = {"holds": True}
@@ -76,6 +77,18 @@ def test_settings_that_differ_between_pairs_are_listed(tmp_path):
     assert result["differ_between_seeds"] == {"train.precision": {"0": "bf16", "1": "fp32", "2": "fp32"},
                                               "model.knowledge_weight": {"0": default, "1": 0.1, "2": 0.2}}
     assert "`train.precision`: seed 0: bf16; seed 1: fp32; seed 2: fp32" in (tmp_path / "p.md").read_text()
+
+
+def test_a_pair_run_on_two_machines_is_named_with_both(tmp_path):
+    write_run(tmp_path, "a", "tiger", 0, 0.03)
+    write_run(tmp_path, "b", "lwgr", 0, 0.031)
+    write_run(tmp_path, "a", "tiger", 1, 0.03, cpu="AMD EPYC")
+    write_run(tmp_path, "b", "lwgr", 1, 0.031, cpu="Intel Xeon")
+    paired.main(["--data", "beauty", "--pair", "a:b:0,1", "--out", str(tmp_path), "--name", "p"])
+    within = json.loads((tmp_path / "p.json").read_text())["machines_within_pairs"]
+    assert list(within) == ["1"]  # seed 0 ran both models on one machine
+    assert within["1"]["tiger"].startswith("AMD EPYC") and within["1"]["lwgr"].startswith("Intel Xeon")
+    assert "- seed 1: tiger on AMD EPYC, 2 cores" in (tmp_path / "p.md").read_text()
 
 
 @pytest.mark.parametrize("pairs, message", [
