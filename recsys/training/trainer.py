@@ -148,6 +148,93 @@ def _summary_writer(logdir: str | None) -> Any:
     return SummaryWriter(logdir)
 
 
+def _write_scalars(writer: Any, record: dict[str, float], step: int) -> None:
+    """Every entry of ``record`` but its ``epoch`` as a TensorBoard scalar at ``step``."""
+    for k, v in record.items():
+        if k != "epoch":
+            writer.add_scalar(k, v, step)
+
+
+@dataclass
+class _Progress:
+    """Where a run stands after its last finished epoch: what a checkpoint keeps and a resume restores.
+
+    ``best_state`` is a copy of the model's state_dict at ``best_epoch``; ``bad_evals`` counts the
+    validations since then without improvement; ``stopped`` stays "epochs" until a budget ends the run.
+    """
+
+    best_score: float = -math.inf
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    bad_evals: int = 0
+    stopped: str = "epochs"
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    resumed_after: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict[str, Any]) -> _Progress:
+        """The progress saved in a checkpoint; a run interrupted mid-way records where it resumed."""
+        progress = cls(**{f.name: saved[f.name] for f in dataclasses.fields(cls)})
+        if not saved["finished"]:
+            progress.resumed_after = [*progress.resumed_after, progress.epoch]
+        return progress
+
+    def state(self) -> dict[str, Any]:
+        """The fields as a checkpoint stores them (no copies: ``ckpt.save`` serialises them at once)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def observe(self, score: float, metrics: dict[str, float], model: Recommender) -> None:
+        """Early-stopping bookkeeping for one validation at ``self.epoch``."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.best_metrics, self.bad_evals = score, self.epoch, metrics, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.bad_evals += 1
+
+
+def _train_epoch(model: Recommender, split: Split, config: TrainConfig, opt: torch.optim.Optimizer,
+                 rng: np.random.Generator, device: torch.device, progress: _Progress,
+                 out_of_time: Callable[[], bool]) -> tuple[dict[str, float], bool]:
+    """One pass over ``split.train`` (cut short when ``out_of_time()``): the epoch's record, and
+    whether the time budget ran out during it. Counts optimiser steps in ``progress.step``.
+
+    Raises:
+        DivergenceError: the loss became NaN/inf.
+    """
+    model.train()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+    epoch_start, loss_sum, n_batches, timed_out = time.perf_counter(), 0.0, 0, False
+    for batch in model.batches(split.train, config.batch_size, rng):
+        batch = _to_device(batch, device)
+        with autocast:
+            loss = model.loss(batch)
+        if not torch.isfinite(loss):
+            raise DivergenceError(
+                f"{model.name}: training loss is {loss.item()} at epoch {progress.epoch}, batch {n_batches + 1} "
+                f"(lr={config.lr}); lower the learning rate or check the data"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        opt.step()
+        loss_sum += float(loss.detach())
+        n_batches += 1
+        progress.step += 1
+        if out_of_time():
+            timed_out = True
+            break
+    seconds = time.perf_counter() - epoch_start
+    record = {"epoch": float(progress.epoch), "train/loss": loss_sum / max(n_batches, 1),
+              "time/epoch_seconds": seconds, "time/sequences_per_second": len(split.train) / max(seconds, 1e-9)}
+    if hasattr(model, "train_metrics"):  # model-specific epoch statistics (e.g. LWGR's multiplier)
+        record.update(model.train_metrics())
+    return record, timed_out
+
+
 def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
     """Train ``model`` in place on ``split.train`` and leave it at its best validation checkpoint.
 
@@ -170,8 +257,6 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
     writer = _summary_writer(config.logdir)
     start = time.perf_counter()
     model.fit(split)
-
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     valid_split = validation_subset(split.valid, config)
 
     def validate() -> dict[str, float]:
@@ -183,104 +268,64 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
             batch_size=config.eval_batch_size,
         ).metrics
 
-    history: list[dict[str, float]] = []
     if not model.trainable or not any(p.requires_grad for p in model.parameters()):
         metrics = validate()
         if writer:
-            for k, v in metrics.items():
-                writer.add_scalar(f"valid/{k}", v, 0)
+            _write_scalars(writer, {f"valid/{k}": v for k, v in metrics.items()}, 0)
             writer.close()
         return TrainResult(metrics, 0, 0, time.perf_counter() - start, "closed-form", [metrics])
 
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     fp = ckpt.fingerprint(model, config) if config.checkpoint else {}
     saved = ckpt.load(config.checkpoint, fp) if config.checkpoint else None
-    best_score, best_epoch, best_state, best_metrics = -math.inf, 0, None, {}
-    bad_evals, stopped, epoch, step, resumed_after = 0, "epochs", 0, 0, []
+    progress = _Progress()
     if saved is not None:
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optimizer"])
         ckpt.restore_random_state(rng, saved["random"])
-        best_score, best_epoch, best_state = saved["best_score"], saved["best_epoch"], saved["best_state"]
-        best_metrics, bad_evals, stopped = saved["best_metrics"], saved["bad_evals"], saved["stopped"]
-        epoch, step, history = saved["epoch"], saved["step"], saved["history"]
-        resumed_after = saved["resumed_after"] + ([] if saved["finished"] else [epoch])
+        progress = _Progress.from_checkpoint(saved)
         start = time.perf_counter() - saved["seconds"]  # the budget spans every session
 
-    def save_checkpoint(finished: bool) -> None:
-        ckpt.save(config.checkpoint, {
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "random": ckpt.random_state(rng),
-            "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
-            "best_metrics": best_metrics, "bad_evals": bad_evals, "stopped": stopped, "epoch": epoch,
-            "step": step, "history": history, "resumed_after": resumed_after, "finished": finished,
-            "seconds": time.perf_counter() - start}, fp)
+    def out_of_time() -> bool:
+        return config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
 
-    first = epoch + 1 if saved is None or not saved["finished"] else config.epochs + 1
+    first = progress.epoch + 1 if saved is None or not saved["finished"] else config.epochs + 1
     bar = tqdm(range(first, config.epochs + 1), desc=f"train {model.name}", disable=not config.progress,
                leave=False, initial=first - 1, total=config.epochs)
     try:
         for epoch in bar:
-            model.train()
-            epoch_start, loss_sum, n_batches = time.perf_counter(), 0.0, 0
-            out_of_time = False
-            for batch in model.batches(split.train, config.batch_size, rng):
-                batch = _to_device(batch, device)
-                with autocast:
-                    loss = model.loss(batch)
-                if not torch.isfinite(loss):
-                    raise DivergenceError(
-                        f"{model.name}: training loss is {loss.item()} at epoch {epoch}, batch {n_batches + 1} "
-                        f"(lr={config.lr}); lower the learning rate or check the data"
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                opt.step()
-                loss_sum += float(loss.detach())
-                n_batches += 1
-                step += 1
-                if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-                    out_of_time = True
-                    break
-            record = {"epoch": float(epoch), "train/loss": loss_sum / max(n_batches, 1)}
-            record["time/epoch_seconds"] = time.perf_counter() - epoch_start
-            record["time/sequences_per_second"] = len(split.train) / max(record["time/epoch_seconds"], 1e-9)
-            if hasattr(model, "train_metrics"):  # model-specific epoch statistics (e.g. LWGR's multiplier)
-                record.update(model.train_metrics())
-            if epoch % config.eval_every == 0 or out_of_time or epoch == config.epochs:
+            progress.epoch = epoch
+            record, timed_out = _train_epoch(model, split, config, opt, rng, device, progress, out_of_time)
+            if epoch % config.eval_every == 0 or timed_out or epoch == config.epochs:
                 metrics = validate()
                 record.update({f"valid/{k}": v for k, v in metrics.items()})
                 if config.valid_metric not in metrics:
                     raise ValueError(f"valid_metric {config.valid_metric!r} not among {sorted(metrics)}")
-                score = metrics[config.valid_metric]
-                if score > best_score:
-                    best_score, best_epoch, best_metrics, bad_evals = score, epoch, metrics, 0
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    bad_evals += 1
-                bar.set_postfix(loss=f"{record['train/loss']:.4f}", **{config.valid_metric: f"{score:.4f}"})
-            history.append(record)
+                progress.observe(metrics[config.valid_metric], metrics, model)
+                bar.set_postfix(loss=f"{record['train/loss']:.4f}",
+                                **{config.valid_metric: f"{metrics[config.valid_metric]:.4f}"})
+            progress.history.append(record)
             if writer:
-                for k, v in record.items():
-                    if k != "epoch":
-                        writer.add_scalar(k, v, epoch)
-            if out_of_time:
-                stopped = "max_seconds"
-            elif config.patience and bad_evals >= config.patience:
-                stopped = "early_stopping"
+                _write_scalars(writer, record, epoch)
+            if timed_out:
+                progress.stopped = "max_seconds"
+            elif config.patience and progress.bad_evals >= config.patience:
+                progress.stopped = "early_stopping"
             if config.checkpoint:  # the epoch is done: an interruption from here on loses nothing
-                save_checkpoint(finished=stopped != "epochs" or epoch == config.epochs)
-            if stopped != "epochs":
+                ckpt.save(config.checkpoint, {
+                    "model": model.state_dict(), "optimizer": opt.state_dict(), "random": ckpt.random_state(rng),
+                    **progress.state(), "finished": progress.stopped != "epochs" or epoch == config.epochs,
+                    "seconds": time.perf_counter() - start}, fp)
+            if progress.stopped != "epochs":
                 break
     finally:
         bar.close()
         if writer:
             writer.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return TrainResult(best_metrics, best_epoch, epoch, time.perf_counter() - start, stopped, history,
-                       resumed_after)
+    if progress.best_state is not None:
+        model.load_state_dict(progress.best_state)
+    return TrainResult(progress.best_metrics, progress.best_epoch, progress.epoch, time.perf_counter() - start,
+                       progress.stopped, progress.history, progress.resumed_after)
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:
