@@ -16,16 +16,28 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from agenticrs.recsys.data.dataset import Dataset
+from agenticrs.recsys.data.errors import DataFormatError
 
-FORMAT_VERSION = 1
-"""Bump when preprocessing or the cache layout changes: old entries then simply miss."""
+FORMAT_VERSION = 2
+"""Bump when preprocessing or the cache layout changes: old entries then simply miss.
+2: strict id parsing; a file cached before it would bypass the new checks."""
+
+STALE_AFTER_S = 24 * 3600.0
+"""A temporary file older than this is stale whoever wrote it (no cache write takes a day)."""
+STALE_UNOWNED_AFTER_S = 3600.0
+"""A temporary without a writer's pid in its name (written by an older version) is stale after this."""
+
+_TMP_PID = re.compile(r"\.tmp(\d+)(?:\.|$)")
+_cleaned: set[Path] = set()
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +52,76 @@ def default_cache_dir() -> Path:
 
 
 def cache_key(files: Sequence[Path], options: dict[str, Any]) -> str:
-    """A hex digest of the files' names and bytes, the options and the format version."""
+    """A hex digest of the files' names and bytes, the options and the format version.
+
+    Raises:
+        DataFormatError: a file cannot be read (named with the OS's reason).
+    """
     h = hashlib.sha256()
     h.update(json.dumps({"version": FORMAT_VERSION, **options}, sort_keys=True, default=str).encode())
     for f in files:
-        data = f.read_bytes()
+        try:
+            data = f.read_bytes()
+        except OSError as e:  # unreadable (permissions, a folder, vanished): the loader's error, not a traceback
+            raise DataFormatError(f"cannot read file ({e.strerror or e})", f) from None
         h.update(f"\0{f.name}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()[:32]
+
+
+def clean_stale_temporaries(folder: Path, *, force: bool = False) -> list[Path]:
+    """Delete the temporary files that killed writers left in a cache folder; the paths removed.
+
+    Writers (``save_cached`` and :func:`agenticrs.io.write_bytes_atomic`) name their temporary
+    ``.NAME.tmpPID...``. A ``kill -9`` between creating it and the rename leaves it behind (one
+    was 15.7 MB), so when a cache folder is opened, a temporary is deleted if its writer ``PID``
+    is no longer a live process, or if it is older than ``STALE_AFTER_S`` (the pid may have been
+    reused); one without a pid (older versions) once it is older than ``STALE_UNOWNED_AFTER_S``.
+    Live writers' files are left alone. Runs once per folder and process unless ``force``.
+    """
+    folder = Path(folder)
+    if folder in _cleaned and not force:
+        return []
+    _cleaned.add(folder)
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(".") and ".tmp" in p.name]
+    except OSError:  # no folder yet, or unreadable: nothing to clean
+        return removed
+    now = time.time()
+    for path in candidates:
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:  # renamed or removed by its writer meanwhile
+            continue
+        m = _TMP_PID.search(path.name)
+        if m is None:
+            stale = age > STALE_UNOWNED_AFTER_S
+        else:
+            pid = int(m.group(1))
+            stale = age > STALE_AFTER_S or (pid != os.getpid() and not _pid_alive(pid))
+        if stale:
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    if removed:
+        logger.info("removed %d stale temporary file(s) from %s", len(removed), folder)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (a zombie counts until it is reaped)."""
+    if not 0 < pid < 2**31:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 # ---------------------------------------------------------------------- packing
@@ -137,7 +211,8 @@ def save_cached(path: Path, key: str, dataset: Dataset, source: str) -> bool:
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        # The pid in the name lets clean_stale_temporaries tell a killed writer's file from a live one's.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp{os.getpid()}.", dir=path.parent)
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; the cache holds nothing private
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **_pack(dataset, meta))

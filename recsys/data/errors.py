@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 
 
@@ -61,20 +63,50 @@ def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
     return lines
 
 
-def parse_int(token: str, path: Path, line: int, what: str) -> int:
-    """``int(token)`` or a ``DataFormatError`` naming the file, line and the bad token."""
-    try:
-        return int(token)
-    except ValueError:
-        raise DataFormatError(f"{what} {token!r} is not an integer", path, line) from None
+MAX_ID = 2**63 - 1
+"""The largest id a loader accepts: ids are stored as int64 (NumPy) downstream."""
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def parse_float(token: str, path: Path, line: int, what: str) -> float:
-    """A finite ``float(token)`` or a ``DataFormatError`` naming the file and line."""
-    try:
-        value = float(token)
-    except ValueError:
-        raise DataFormatError(f"{what} {token!r} is not a number", path, line) from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise DataFormatError(f"{what} {token!r} is not a finite number", path, line)
+def is_plain_id(token: str) -> bool:
+    """Whether ``token`` is in the id grammar ``0|[1-9][0-9]*`` (ASCII digits only).
+
+    Python's ``int()`` also accepts ``+1``, `` 1``, ``0_1``, ``01``, full-width ``１`` and
+    Arabic-Indic ``١``, which would all silently become id 1; a data file means none of them.
+    """
+    return token.isascii() and token.isdigit() and (token[0] != "0" or len(token) == 1)
+
+
+def parse_id(token: str, path: Path, line: int | None, what: str) -> int:
+    """A non-negative integer id in the grammar ``0|[1-9][0-9]*`` below 2^63, else a ``DataFormatError``.
+
+    The grammar is ASCII digits without sign, underscore, spaces or leading zero, so every id
+    has one spelling: ``01`` is not silently the same id as ``1``.
+    """
+    if not is_plain_id(token):
+        raise DataFormatError(
+            f"{what} {token!r} is not a plain integer id (ASCII digits 0-9, no sign, underscore or leading zero)",
+            path, line)
+    value = int(token)
+    if value > MAX_ID:
+        raise DataFormatError(f"{what} {token!r} is too large (ids must be below 2^63)", path, line)
     return value
+
+
+def parse_float(token: str, path: Path, line: int | None, what: str) -> float:
+    """A finite number written in ASCII decimal (``-12``, ``3.5``, ``1e9``), else a ``DataFormatError``.
+
+    ``float()`` alone would also take ``nan``, ``inf``, ``1_000`` and non-ASCII digits.
+    """
+    if _NUMBER.fullmatch(token.strip()):
+        value = float(token)
+        if math.isfinite(value):
+            return value
+        raise DataFormatError(f"{what} {token!r} is not a finite number", path, line)
+    try:
+        finite = math.isfinite(float(token))
+    except ValueError:
+        finite = True
+    problem = "is not a finite number" if not finite else "is not a number (ASCII decimal, e.g. 12 or 3.5)"
+    raise DataFormatError(f"{what} {token!r} {problem}", path, line)

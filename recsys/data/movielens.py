@@ -9,15 +9,19 @@ The release is recognised by the files in ``DIR``:
 - ML-20M / 25M / latest: ``ratings.csv`` and ``movies.csv`` (``userId,movieId,rating,timestamp``).
 
 Item text is ``"Title (year). Genre, Genre."``. Each user's ratings are ordered by timestamp.
+
+Grammar: user and movie ids are plain integers ``0|[1-9][0-9]*`` below 2^63 (ASCII digits, no
+sign, underscore or leading zero); the rating and the timestamp are finite ASCII decimal
+numbers (a rating is checked although every rating counts as one interaction: ``five`` means
+the file is not what it claims to be); CSV releases follow RFC 4180 quoting strictly.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
-from agenticrs.recsys.data.errors import DataFormatError, parse_float, parse_int, read_lines
+from agenticrs.recsys.data.csv_loader import csv_rows
+from agenticrs.recsys.data.errors import DataFormatError, parse_float, parse_id, read_lines
 from agenticrs.recsys.data.preprocess import Interactions
 
 # u.genre's order, used when the file is missing.
@@ -51,9 +55,10 @@ def load_movielens(arg: str) -> Interactions:
     ratings, movies = _layout(arg)
     log = Interactions(str(ratings))
     if ratings.suffix == ".csv":
-        for n, row in _csv_rows(ratings, ("userId", "movieId", "timestamp")):
-            user, item, ts = row
-            log.add(parse_int(user, ratings, n, "user id"), parse_int(item, ratings, n, "movie id"),
+        for n, row in _csv_rows(ratings, ("userId", "movieId", "rating", "timestamp")):
+            user, item, rating, ts = row
+            parse_float(rating, ratings, n, "rating")
+            log.add(parse_id(user, ratings, n, "user id"), parse_id(item, ratings, n, "movie id"),
                     parse_float(ts, ratings, n, "timestamp"))  # fmt: skip
     else:
         sep = "\t" if ratings.name == "u.data" else "::"
@@ -64,7 +69,8 @@ def load_movielens(arg: str) -> Interactions:
             if len(cols) != 4:
                 raise DataFormatError(f"wrong column count: expected 4 {sep!r}-separated columns "
                                       f"(user, movie, rating, timestamp), got {len(cols)}", ratings, n)  # fmt: skip
-            log.add(parse_int(cols[0], ratings, n, "user id"), parse_int(cols[1], ratings, n, "movie id"),
+            parse_float(cols[2], ratings, n, "rating")
+            log.add(parse_id(cols[0], ratings, n, "user id"), parse_id(cols[1], ratings, n, "movie id"),
                     parse_float(cols[3], ratings, n, "timestamp"))  # fmt: skip
     if movies.is_file():
         log.item_text = {
@@ -88,7 +94,7 @@ def _read_u_item(path: Path) -> dict[int, str]:
                 name, sep, number = line.partition("|")
                 if not sep:
                     raise DataFormatError("expected 'genre|number'", genre_path, n)
-                numbered.append((parse_int(number, genre_path, n, "genre number"), name))
+                numbered.append((parse_id(number, genre_path, n, "genre number"), name))
         genres = [name for _, name in sorted(numbered)]
     text: dict[int, str] = {}
     for n, line in enumerate(read_lines(path, "latin-1"), start=1):
@@ -99,7 +105,7 @@ def _read_u_item(path: Path) -> dict[int, str]:
             raise DataFormatError(f"wrong column count: expected {5 + len(genres)} '|'-separated columns "
                                   f"(id, title, dates, URL, {len(genres)} genre flags), got {len(cols)}", path, n)  # fmt: skip
         flags = cols[5 : 5 + len(genres)]
-        text[parse_int(cols[0], path, n, "movie id")] = _text(cols[1], [g for g, f in zip(genres, flags) if f.strip() == "1"])
+        text[parse_id(cols[0], path, n, "movie id")] = _text(cols[1], [g for g, f in zip(genres, flags) if f.strip() == "1"])
     return text
 
 
@@ -111,7 +117,7 @@ def _read_movies_dat(path: Path) -> dict[int, str]:
         cols = line.split("::")
         if len(cols) != 3:
             raise DataFormatError(f"wrong column count: expected 3 '::'-separated columns (id, title, genres), got {len(cols)}", path, n)
-        text[parse_int(cols[0], path, n, "movie id")] = _text(cols[1], cols[2].split("|"))
+        text[parse_id(cols[0], path, n, "movie id")] = _text(cols[1], cols[2].split("|"))
     return text
 
 
@@ -127,22 +133,18 @@ def _read_any(path: Path) -> list[str]:
 
 def _read_movies_csv(path: Path) -> dict[int, str]:
     return {
-        parse_int(movie, path, n, "movie id"): _text(title, genres.split("|"))
+        parse_id(movie, path, n, "movie id"): _text(title, genres.split("|"))
         for n, (movie, title, genres) in _csv_rows(path, ("movieId", "title", "genres"))
     }
 
 
 def _csv_rows(path: Path, wanted: tuple[str, ...]):
     """``(line, [values of the wanted columns])`` for each row of a headed CSV file."""
-    reader = csv.reader(io.StringIO("\n".join(read_lines(path))))
-    header = next(reader)
+    rows = csv_rows(path, read_lines(path))
+    header = next(rows)[1]
     missing = [w for w in wanted if w not in header]
     if missing:
         raise DataFormatError(f"missing required column(s) {', '.join(missing)} (header has {', '.join(header)})", path, 1)
     index = [header.index(w) for w in wanted]
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise DataFormatError(f"wrong column count: expected {len(header)}, got {len(row)}", path, reader.line_num)
-        yield reader.line_num, [row[k] for k in index]
+    for n, row in rows:
+        yield n, [row[k] for k in index]

@@ -12,6 +12,13 @@ holding one dataset's files, or one ``.inter`` file. Two interaction layouts are
 Item text comes from ``PREFIX.text`` (``item_id:token  text:token_seq``, whose item ids are
 mapped through ``PREFIX.item2index`` when it exists) or else from the ``token_seq`` columns of
 a standard ``PREFIX.item`` file. ``user_ids`` / ``item_ids`` keep the ``.inter`` file's tokens.
+
+Grammar: the first line is the header, tab-separated ``name:type`` fields with distinct names;
+every other non-blank line has as many tab-separated columns. Ids are RecBole *tokens*: any
+non-empty string without a tab, surrounding spaces removed, compared verbatim (as RecBole
+does): ``01`` and ``1`` are two different users, which is legitimate in this format (tokens
+are often ASINs or hashes). A data line equal to the header (two files concatenated) is an
+error, as are an empty id and a timestamp that is not a finite ASCII decimal number.
 """
 
 from __future__ import annotations
@@ -60,6 +67,8 @@ def _header(line: str, path: Path) -> dict[str, int]:
         name, sep, ftype = field.strip().partition(":")
         if not sep or not name or not ftype:
             raise DataFormatError(f"expected a RecBole header of 'name:type' columns, got {field!r}", path, 1)
+        if name in columns:
+            raise DataFormatError(f"column {name!r} appears twice in the header", path, 1)
         columns[name] = k
         columns[f"{name}:{ftype}"] = k
     return columns
@@ -73,10 +82,14 @@ def _require(columns: dict[str, int], name: str, path: Path) -> int:
 
 
 def _rows(lines: list[str], n_cols: int, path: Path):
-    """``(line_number, columns)`` for each non-blank data row, checking the column count."""
+    """``(line_number, columns)`` for each non-blank data row, checking the column count and
+    that the row is not the header again."""
+    header = lines[0].strip()
     for n, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
+        if line.strip() == header:
+            raise DataFormatError("the header line is repeated here (files concatenated?)", path, n)
         cols = line.split("\t")
         if len(cols) != n_cols:
             raise DataFormatError(f"wrong column count: expected {n_cols} tab-separated columns, got {len(cols)}", path, n)
@@ -141,7 +154,10 @@ def _read_text(path: Path, index_path: Path) -> dict[str, str]:
             cols = line.split("\t")
             if len(cols) != 2:
                 raise DataFormatError(f"wrong column count: expected 'original_id<TAB>index', got {len(cols)} columns", index_path, n)
-            index[cols[0].strip()] = cols[1].strip()
+            original = _token(cols[0], "original id", index_path, n)
+            if original in index:
+                raise DataFormatError(f"original id {original!r} is listed twice", index_path, n)
+            index[original] = _token(cols[1], "item index", index_path, n)
     text: dict[str, str] = {}
     for n, cols in _rows(lines, n_cols, path):
         key = _token(cols[i_col], "item id", path, n)

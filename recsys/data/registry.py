@@ -247,6 +247,7 @@ def load_dataset(uri: str, *, min_count: int = 5, cache: bool | str = True) -> D
     cache_path = key = None
     if cache is not False and files is not None:
         folder = _cache.default_cache_dir() if cache is True else Path(cache).expanduser()
+        _cache.clean_stale_temporaries(folder)
         key = _cache.cache_key(files, {"scheme": entry.name, "min_count": min_count})
         cache_path = folder / f"{entry.name}-{key}.npz"
         cached = _cache.load_cached(cache_path, key, name)

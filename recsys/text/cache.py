@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from agenticrs.io import write_bytes_atomic
-from agenticrs.recsys.data.cache import default_cache_dir
+from agenticrs.recsys.data.cache import clean_stale_temporaries, default_cache_dir
 from agenticrs.recsys.data.dataset import Dataset
 from agenticrs.recsys.text.base import TextEncoder, make_encoder
 
@@ -42,6 +42,7 @@ def cached_array(kind: str, key: dict[str, Any], compute: Callable[[], np.ndarra
     if not cache:
         return compute()
     path = cache_path(kind, key, root)
+    clean_stale_temporaries(path.parent)
     if path.is_file():
         try:
             return np.load(path, allow_pickle=False)

@@ -128,3 +128,53 @@ def test_cache_false_and_default_folder(tmp_path: Path, source: Path, monkeypatc
     assert not (tmp_path / "env").exists()
     load_dataset(f"sasrec:{source}", min_count=0)
     assert len(_entries(tmp_path / "env" / "datasets")) == 1
+
+
+# ---------------------------------------------------------------------- stale temporaries
+_KILLED_WRITER = """
+import os, sys
+from pathlib import Path
+from agenticrs.recsys.data import cache, load_dataset
+os.fsync = lambda fd: os.kill(os.getpid(), 9)  # die between writing the temporary and the rename
+load_dataset("sasrec:" + sys.argv[1], min_count=0, cache=sys.argv[2])
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_temporary_the_next_open_removes(source: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "cache"
+    proc = subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(source), str(folder)],
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    left = [p for p in _entries(folder) if ".tmp" in p.name]
+    assert len(left) == 1 and left[0].stat().st_size > 0 and not list(folder.glob("*.npz"))
+    ds = load_dataset(f"sasrec:{source}", min_count=0, cache=folder)
+    assert ds.n_users == 3
+    assert [p.suffix for p in _entries(folder)] == [".npz"]  # the temporary is gone, the entry written
+
+
+def test_stale_temporaries_go_live_writers_files_stay(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    files = {
+        "dead": folder / f".x.npz.tmp{dead_pid}.ab12",  # save_cached's name, writer gone
+        "dead_io": folder / f".y.npy.tmp{dead_pid}",  # agenticrs.io.write_bytes_atomic's name
+        "live": folder / f".z.npz.tmp{os.getpid()}.cd34",  # this process: a write in progress
+        "old_unowned": folder / ".w.k3j4.tmp",  # an older version's name, a day old
+        "new_unowned": folder / ".v.k3j4.tmp",  # the same, just written: maybe a live writer
+        "entry": folder / "sasrec-abc.npz",
+    }
+    for path in files.values():
+        path.write_bytes(b"x")
+    day_ago = os.path.getmtime(files["old_unowned"]) - data_cache.STALE_AFTER_S - 1
+    os.utime(files["old_unowned"], (day_ago, day_ago))
+    removed = data_cache.clean_stale_temporaries(folder, force=True)
+    assert sorted(removed) == sorted([files["dead"], files["dead_io"], files["old_unowned"]])
+    assert {k for k, p in files.items() if p.exists()} == {"live", "new_unowned", "entry"}
