@@ -21,6 +21,7 @@ from agenticrs.recsys.models import bert4rec  # noqa: F401  (registers "bert4rec
 from agenticrs.recsys.models import sasrec_features  # noqa: F401  (registers "sasrec_features")
 from agenticrs.recsys.models import tiger  # noqa: F401  (registers "tiger")
 from agenticrs.recsys.models import lwgr  # noqa: F401  (registers "lwgr", "lwgr_fixed")
+import agenticrs.recsys.design.compile  # noqa: F401,E402  (registers "design": programs of the design language)
 
 __all__ = ["ModelConfig", "Recommender", "build_config", "get_model", "list_models", "pad_histories",
            "register_model"]
