@@ -7,6 +7,9 @@
 
 ``maskable_ppo`` uses the env's ``action_masks()`` (a flat union mask, see AutoTrainEnv);
 ``ppo`` relies on the env canonicalising choices a family ignores.
+
+Training and acting use one torch thread by default (``TrainSpec.threads``,
+``$AGENTICRS_TORCH_THREADS``), see :func:`agenticrs.policies.training.policy_threads`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from agenticrs.policies.base import Policy
-from agenticrs.policies.training import TrainResult, TrainSpec, read_meta, write_checkpoint
+from agenticrs.policies.training import TrainResult, TrainSpec, read_meta, use_policy_threads, write_checkpoint
 from agenticrs.policies.wrappers import INFO_KEY, EvolutionMetrics
 
 DEFAULTS: dict[str, Any] = {
@@ -112,6 +115,7 @@ def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool =
     """Train (or continue) an SB3 run in ``run_dir`` until ``spec.timesteps`` env steps."""
     from stable_baselines3.common.logger import configure
 
+    use_policy_threads(spec.threads)  # one torch thread by default: the nets are tiny
     cls = _algo_class(spec.algo)
     hp = {**DEFAULTS, **spec.hparams}
     venv = make_vec_env(spec)
@@ -173,6 +177,7 @@ class SB3Policy(Policy):
     @classmethod
     def load(cls, checkpoint: str | Path, deterministic: bool = False) -> "SB3Policy":
         meta = read_meta(checkpoint)
+        use_policy_threads()
         model = _algo_class(meta["algo"]).load(Path(meta["_path"]) / MODEL_FILE, device="cpu")
         return cls(model, deterministic, masked=meta["algo"] == "maskable_ppo")
 

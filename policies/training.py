@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from agenticrs.io import write_json_atomic
 
 META_FILE = "agenticrs.json"
 """Checkpoint metadata: framework, algo, env id and kwargs, timesteps done."""
+
+THREADS_ENV = "AGENTICRS_TORCH_THREADS"
+"""Overrides the default of one torch thread per policy process (``0``: torch's own default, one per core)."""
 
 FRAMEWORKS = ("rllib", "sb3")
 ALGOS = {"rllib": ("ppo",), "sb3": ("ppo", "maskable_ppo")}
@@ -48,6 +52,10 @@ class TrainSpec:
             ``num_envs_per_env_runner``).
         ray_address: RLlib only: an existing cluster (``auto`` or ``host:port``); ``None`` starts
             a local Ray instance.
+        threads: torch threads per process (the trainer, each RLlib env runner and learner, which
+            also reserve that many Ray CPUs); ``None``: ``$AGENTICRS_TORCH_THREADS``, else 1. The
+            policy networks are tiny: more threads only add synchronisation, and on a loaded
+            machine torch's default (one per core in every process) oversubscribes the cores.
     """
 
     env_id: str = "agenticrs/AutoTrain-v0"
@@ -61,6 +69,7 @@ class TrainSpec:
     num_env_runners: int = 0
     num_envs_per_env_runner: int = 1
     ray_address: str | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.framework not in FRAMEWORKS:
@@ -72,6 +81,8 @@ class TrainSpec:
             raise ValueError(f"timesteps ({self.timesteps}) and checkpoint_every ({self.checkpoint_every}) must be >= 1")
         if self.num_env_runners < 0 or self.num_envs_per_env_runner < 1:
             raise ValueError("num_env_runners must be >= 0 and num_envs_per_env_runner >= 1")
+        if self.threads is not None and self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: torch's default), got {self.threads}")
         for name, value in (("env_kwargs", self.env_kwargs), ("hparams", self.hparams)):
             try:
                 json.dumps(value)
@@ -90,6 +101,34 @@ class TrainSpec:
         if unknown:
             raise ValueError(f"unknown TrainSpec fields {sorted(unknown)}")
         return cls(**dict(d))
+
+
+def policy_threads(requested: int | None = None) -> int:
+    """Torch threads for a policy process: ``requested``, else ``$AGENTICRS_TORCH_THREADS``, else 1.
+
+    ``0`` means "leave torch's default alone" (one thread per core).
+
+    Raises:
+        ValueError: ``$AGENTICRS_TORCH_THREADS`` is not a non-negative integer (named).
+    """
+    if requested is not None:
+        return int(requested)
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit():
+        raise ValueError(f"${THREADS_ENV} must be a non-negative integer (0: torch's default), got {raw!r}")
+    return int(raw)
+
+
+def use_policy_threads(requested: int | None = None) -> int:
+    """Set this process's torch threads to :func:`policy_threads` (unless 0); returns the count used."""
+    import torch
+
+    n = policy_threads(requested)
+    if n > 0 and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n or torch.get_num_threads()
 
 
 def run_name(spec: TrainSpec, now: float | None = None) -> str:
@@ -160,7 +199,7 @@ class RunLogger:
         flat: dict[str, Any] = {
             "env_id": spec.env_id, "framework": spec.framework, "algo": spec.algo, "seed": spec.seed,
             "timesteps": spec.timesteps, "num_env_runners": spec.num_env_runners,
-            "num_envs_per_env_runner": spec.num_envs_per_env_runner,
+            "num_envs_per_env_runner": spec.num_envs_per_env_runner, "threads": policy_threads(spec.threads),
             **{f"env.{k}": _scalar(v) for k, v in spec.env_kwargs.items()},
             **{f"algo.{k}": _scalar(v) for k, v in spec.hparams.items()},
         }
