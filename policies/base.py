@@ -105,13 +105,25 @@ def result_value(result: TrialResult, metric: str) -> float:
 class Searcher(Policy):
     """Ask/tell search baseline: ``ask() -> canonical action``, ``tell(action, result)``.
 
-    Subclasses implement :meth:`_setup` (per episode) and :meth:`_ask`; :meth:`tell` records
+    Subclasses implement :meth:`_setup` (per search) and :meth:`_ask`; :meth:`tell` records
     every result in ``self.history`` (``[(pair id, value)]``) and calls :meth:`_tell`.
     ``ask`` raises :class:`BudgetExhausted` past ``budget.max_trials`` proposals.
 
+    **Deduplication happens here, once, for every searcher.** A proposal is a canonical
+    ``(configuration, fidelity)`` pair; :meth:`ask` never returns a pair already evaluated
+    (``seen``) or asked and not yet told (``pending``, parallel workers): it asks the
+    subclass again (up to ``max_resample`` times, calling :meth:`_on_duplicate` each time so
+    a model-based searcher can discard its proposal), then substitutes a uniformly drawn
+    unseen pair at the same fidelity (:meth:`_substitute`; :meth:`_on_substitute` tells the
+    subclass). Only when every pair of the space has been proposed does a repeat happen. Every accepted proposal is
+    announced with :meth:`_on_proposed`.
+
     Args:
         metric: the validation metric maximised (``None``: the task's).
+        max_resample: duplicate proposals tolerated per ``ask`` before substituting.
     """
+
+    max_resample: int = 16
 
     def __init__(self, metric: str | None = None):
         self.metric_override = metric
@@ -121,8 +133,17 @@ class Searcher(Policy):
         self.rng = np.random.default_rng(0)
         self.history: list[tuple[int, float]] = []
         self.seen: set[int] = set()
+        self.pending: set[int] = set()
+        self.duplicates = 0
+        """Duplicate proposals the subclass made (and this layer refused) in the current search."""
+        self.substitutions = 0
+        """Proposals replaced by a random unseen pair after ``max_resample`` duplicates."""
         self._asked = 0
         self.metric = metric or "ndcg@10"
+
+    def applies_to(self, space: Any) -> str | None:
+        """Why this searcher cannot search ``space`` (``None``: it can). The benchmark skips with the reason."""
+        return None
 
     # ------------------------------------------------------------------ ask/tell API
     def reset(self, space: Any, budget: Budget, seed: int, metric: str = "ndcg@10") -> None:
@@ -137,18 +158,34 @@ class Searcher(Policy):
         self.metric = self.metric_override or metric
         self.history = []
         self.seen = set()
+        self.pending = set()
+        self.duplicates = 0
+        self.substitutions = 0
         self._asked = 0
         self._setup()
 
     def ask(self) -> np.ndarray:
-        """The next canonical action ``[n_dims]`` int64."""
+        """The next canonical action ``[n_dims]`` int64, never a pair already seen or pending."""
         if self.space is None:
             raise RuntimeError(f"{type(self).__name__}: call reset() (or begin()) before ask()")
         if self._asked >= self.budget.max_trials:
             raise BudgetExhausted(f"{self.name}: asked for trial {self._asked + 1} of a {self.budget.max_trials}-trial budget")
-        action = np.asarray(self._ask(), dtype=np.int64)
+        for _ in range(1 + self.max_resample):
+            pid = self.space.pair_id(np.asarray(self._ask(), dtype=np.int64))
+            if not self._taken(pid):
+                break
+            self.duplicates += 1
+            self._on_duplicate(pid)  # every refused proposal is reported, the last one too
+        else:
+            sub = self._substitute(pid)
+            if sub is not None:  # else every pair was proposed: a repeat is all that is left
+                pid = sub
+                self.substitutions += 1
+                self._on_substitute(pid)
+        self.pending.add(pid)
+        self._on_proposed(pid)
         self._asked += 1
-        return action
+        return self.space.action_of(pid)
 
     def tell(self, action: np.ndarray, result: TrialResult) -> None:
         """Record the result of a proposed action."""
@@ -157,7 +194,23 @@ class Searcher(Policy):
         value = result_value(result, self.metric)
         self.history.append((pid, value))
         self.seen.add(pid)
+        self.pending.discard(pid)
         self._tell(pid, value, result)
+
+    def _taken(self, pid: int) -> bool:
+        return pid in self.seen or pid in self.pending
+
+    def _substitute(self, pid: int) -> int | None:
+        """A uniformly drawn unseen pair at ``pid``'s fidelity, else at any (``None``: every pair is taken).
+
+        Uniform, not a neighbour of ``pid``: measured on the embedded suite (6 tasks x 10 seeds,
+        20 trials), substituting the nearest unseen neighbour of TPE's repeated incumbent raised
+        its final regret from 0.139 to 0.199 — it kept TPE in the incumbent's basin.
+        """
+        fidelity = self.pairs[pid][1]
+        pool = [p for p, (_, f) in enumerate(self.pairs) if f == fidelity and not self._taken(p)]
+        pool = pool or [p for p in range(len(self.pairs)) if not self._taken(p)]
+        return int(pool[int(self.rng.integers(len(pool)))]) if pool else None
 
     # ------------------------------------------------------------------ Policy API
     def begin(self, env: gym.Env, seed: int) -> None:
@@ -180,6 +233,15 @@ class Searcher(Policy):
 
     def _tell(self, pid: int, value: float, result: TrialResult) -> None:
         """Hook after ``history`` is updated."""
+
+    def _on_duplicate(self, pid: int) -> None:
+        """The last :meth:`_ask` proposed ``pid``, already seen or pending; it is discarded."""
+
+    def _on_substitute(self, pid: int) -> None:
+        """``pid`` (random, unseen) is proposed instead of the last :meth:`_ask`'s duplicate."""
+
+    def _on_proposed(self, pid: int) -> None:
+        """``pid`` is what :meth:`ask` returns (the subclass's proposal or a substitute)."""
 
     # ------------------------------------------------------------------ helpers for subclasses
     def candidates(self, fidelity_index: int | None = 0) -> list[int]:
@@ -204,7 +266,7 @@ class Searcher(Policy):
         return self.space.pair_of(config, fidelity)
 
     def random_unseen(self, pool: list[int]) -> int:
-        """A uniformly drawn pair id of ``pool`` not evaluated yet (any of ``pool`` once all are)."""
-        unseen = [p for p in pool if p not in self.seen]
+        """A uniformly drawn pair id of ``pool`` not evaluated or pending (any of ``pool`` once all are)."""
+        unseen = [p for p in pool if not self._taken(p)]
         choice = unseen or pool
         return int(choice[int(self.rng.integers(len(choice)))])

@@ -16,7 +16,7 @@ and is always proposed as its *canonical* action, which is valid under the env's
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,6 +25,8 @@ from agenticrs.envs.grid_space import ConditionalSpace
 from agenticrs.envs.spaces import AutoTrainSpace
 
 Pair = tuple[TrialConfig, float]
+Choose = Callable[[str, list[Any]], Any]
+"""``choose(name, options) -> one of options``: Optuna's ``trial.suggest_categorical`` or a replay."""
 
 
 class SearchSpace(ABC):
@@ -70,9 +72,35 @@ class SearchSpace(ABC):
         """``pid`` with one applicable choice changed at random, at fidelity index 0 (``pid`` if none can change)."""
 
     @abstractmethod
-    def suggest(self, trial: Any) -> int:
-        """A pair id at fidelity index 0 built define-by-run from an Optuna ``trial``: only the
-        choices that apply given the earlier ones are suggested."""
+    def _build(self, choose: Choose, flat: bool) -> int:
+        """A pair id at fidelity index 0 built define-by-run from ``choose`` (see :meth:`suggest`)."""
+
+    @abstractmethod
+    def _target(self, pid: int, name: str) -> Any:
+        """The value ``pid`` takes for the Optuna parameter ``name`` (the inverse of :meth:`_build`)."""
+
+    def suggest(self, trial: Any, flat: bool = False) -> int:
+        """A pair id at fidelity index 0 built define-by-run from an Optuna ``trial``.
+
+        ``flat=False``: only the choices that apply given the earlier ones are suggested (TPE's
+        grouped, conditional space). ``flat=True``: every searchable dimension is suggested, so
+        the parameter set is fixed (samplers that model one joint space, such as Optuna's GP);
+        the choices that do not apply are then ignored by canonicalisation.
+        """
+        return self._build(trial.suggest_categorical, flat)
+
+    def params_of(self, pid: int, flat: bool = False) -> dict[str, Any]:
+        """The Optuna parameters whose :meth:`suggest` gives ``pid`` (for ``study.enqueue_trial``)."""
+        params: dict[str, Any] = {}
+
+        def replay(name: str, options: list[Any]) -> Any:
+            params[name] = value = self._target(pid, name)
+            return value
+
+        got = self._build(replay, flat)
+        if got != pid:  # a broken view would evaluate another pair than the one enqueued
+            raise AssertionError(f"{self.label}: the parameters of pair {pid} rebuild pair {got}")
+        return params
 
 
 class AutoTrainView(SearchSpace):
@@ -119,17 +147,24 @@ class AutoTrainView(SearchSpace):
         config, fidelity = self.space.decode(action)  # canonicalises dimensions the new family ignores
         return self.pair_of(config, fidelity)
 
-    def suggest(self, trial: Any) -> int:
+    def _build(self, choose: Choose, flat: bool) -> int:
         sp = self.space
-        family = trial.suggest_categorical("family", list(sp.families))
+        family = choose("family", list(sp.families))
         f = sp.families.index(family)
         action = np.zeros(len(sp.nvec), dtype=np.int64)
         action[0] = f
         mask = sp.mask(f)
         for d, dim in enumerate(sp.dims, start=1):
-            if mask[self._offsets[d]:self._offsets[d + 1]].sum() > 1:
-                action[d] = trial.suggest_categorical(dim.name, list(range(len(dim.choices))))
+            applies = mask[self._offsets[d]:self._offsets[d + 1]].sum() > 1
+            if applies or (flat and sp.nvec[d] > 1):
+                action[d] = choose(dim.name, list(range(len(dim.choices))))
         return self.pair_of(*sp.decode(action))
+
+    def _target(self, pid: int, name: str) -> Any:
+        action = self.action_of(pid)
+        if name == "family":
+            return self.space.families[int(action[0])]
+        return int(action[1 + [d.name for d in self.space.dims].index(name)])
 
 
 class ConditionalView(SearchSpace):
@@ -216,20 +251,26 @@ class ConditionalView(SearchSpace):
         child = self._from_values(values, self.fidelities[0])  # choices it activates take index 0
         return pid if child is None else child
 
-    def suggest(self, trial: Any) -> int:
+    def _build(self, choose: Choose, flat: bool) -> int:
+        # ``flat`` has no meaning here: a ConditionalSpace's choices are conditional by design
+        # (a flat set would suggest choices the repairs then overwrite).
         values: dict[str, Any] = {}
         fixed = self._values(0)  # choices not searched keep the first candidate's value
         for c in self.space.choices:
             if not all(dep in values and values[dep] in ok for dep, ok in c.active_if):
                 continue  # inactive given the earlier choices: not suggested
             if self._searchable(c.name):
-                values[c.name] = c.choices[trial.suggest_categorical(c.name, self._options[c.name])]
+                values[c.name] = c.choices[choose(c.name, self._options[c.name])]
             elif c.name in fixed:
                 values[c.name] = fixed[c.name]
             elif self._options[c.name]:
                 values[c.name] = c.choices[self._options[c.name][0]]
         pid = self._from_values(values, self.fidelities[0])
         return self.pair_of(*self.pairs[0]) if pid is None else pid
+
+    def _target(self, pid: int, name: str) -> Any:
+        c = self.space.choices[self.space.names.index(name)]
+        return c.choices.index(self._values(pid)[name])
 
 
 def search_space(space: Any, label: str | None = None) -> SearchSpace:

@@ -41,6 +41,10 @@ class GridSearch(Searcher):
         depth = max(len(q) for q in queues)
         for i in range(depth):
             self._order.extend(q[i] for q in queues if i < len(q))
+        self._cursor = 0
 
     def _ask(self) -> np.ndarray:
-        return self.action_of(self._order[self._asked % len(self._order)])
+        # A cursor, not the trial count: a proposal the dedup layer refuses moves the grid on.
+        pid = self._order[self._cursor % len(self._order)]
+        self._cursor += 1
+        return self.action_of(pid)

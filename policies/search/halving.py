@@ -13,6 +13,8 @@ running random search under the ``halving`` name.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from agenticrs.envs.core import TrialResult
@@ -53,12 +55,21 @@ class SuccessiveHalving(Searcher):
             raise ValueError(f"eta must be > 1, got {eta}")
         self.eta = eta
 
+    def applies_to(self, space: Any) -> str | None:
+        from agenticrs.policies.search_space import search_space
+
+        sp = search_space(space)
+        if not sp.has_fidelity:
+            return (f"successive halving needs a fidelity dimension; {sp.label} has a single fidelity "
+                    f"{sp.fidelities}: use random, grid, evolution or tpe there")
+        return None
+
     def _setup(self) -> None:
         assert self.space is not None
         sp = self.space
-        if not sp.has_fidelity:
-            raise ValueError(f"successive halving needs a fidelity dimension; {sp.label} has a single fidelity "
-                             f"{sp.fidelities}: use random, grid, evolution or tpe there")
+        reason = self.applies_to(sp)
+        if reason:
+            raise ValueError(reason)
         # Fidelity indices from the lowest to the highest fraction of training.
         self._rung_fid = sorted(range(len(sp.fidelities)), key=lambda i: sp.fidelities[i])
         self._queue: list[int] = []  # pair ids to propose in the current rung

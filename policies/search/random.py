@@ -10,6 +10,10 @@ from agenticrs.policies.base import Searcher
 class RandomSearch(Searcher):
     """Uniform random search without replacement.
 
+    A seeded permutation of the pool is walked in order; the shared ask/tell layer
+    (:meth:`Searcher.ask`) skips pairs already seen or pending, so the walk never repeats
+    one until the whole space has been proposed.
+
     Args:
         fidelity_index: index into ``space.fidelities`` searched (0: full training;
             ``None``: every (configuration, fidelity) pair).
@@ -25,9 +29,14 @@ class RandomSearch(Searcher):
     def _setup(self) -> None:
         pool = self.candidates(self.fidelity_index)
         self._order = [pool[i] for i in self.rng.permutation(len(pool))]
+        self._cursor = 0
 
     def _ask(self) -> np.ndarray:
-        # Past the end of the permutation (a budget larger than the space) repeats are drawn.
-        i = self._asked
-        pid = self._order[i] if i < len(self._order) else self._order[int(self.rng.integers(len(self._order)))]
-        return self.action_of(pid)
+        # Skip what another proposer path (a substitute, a resumed run) already took.
+        while self._cursor < len(self._order) and self._taken(self._order[self._cursor]):
+            self._cursor += 1
+        if self._cursor < len(self._order):
+            self._cursor += 1
+            return self.action_of(self._order[self._cursor - 1])
+        # The pool is exhausted: hand any of it back; the layer substitutes an unseen pair if one is left.
+        return self.action_of(self._order[int(self.rng.integers(len(self._order)))])

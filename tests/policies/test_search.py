@@ -26,6 +26,8 @@ def env(table_kwargs):
 @pytest.mark.parametrize("name", list_searchers())
 @pytest.mark.parametrize("budget", [1, 4, 13])
 def test_baseline_respects_budget_and_proposes_valid_canonical_actions(env, name, budget):
+    if name == "gp" and budget > 4:
+        pytest.skip("Optuna's GP fits a model per trial (about a second): budgets 1 and 4 cover it")
     u = env.unwrapped
     searcher = make_searcher(name)
     for seed in range(2):

@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "envs"))  # the env tests' fakes
 
+import evolution_fakes  # noqa: E402,F401  (registers the "fake-evolution" backend used below)
 from autotrain_fakes import make_test_env  # noqa: E402
 from search_checks import run_checked_episode  # noqa: E402
 
