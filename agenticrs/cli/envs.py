@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from agenticrs.cli.errors import CLIError
 from agenticrs.cli.table import format_table
 
 
@@ -17,26 +18,49 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-class UnknownEnvError(KeyError):
-    """An env id that is not registered through agenticrs; the message lists the known ones."""
+class UnknownEnvError(KeyError, CLIError):
+    """An env id that is not registered; the message names the closest ids and the registered ones."""
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def _unknown(env_id: str, candidates: list[str]) -> UnknownEnvError:
+    import difflib
+
+    from agenticrs.envs import registration
+
+    close = difflib.get_close_matches(env_id, candidates, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    known = ", ".join(registration.list_env_ids()) or "none"
+    return UnknownEnvError(f"unknown env {env_id!r}; {hint}registered: {known} (see `agenticrs envs`; "
+                           f"your own ids must be registered before the command runs, e.g. by a plugin)")
 
 
 def env_record(env_id: str) -> Any:
     """The :class:`~agenticrs.envs.registration.EnvRecord` of ``env_id``.
 
     Raises:
-        UnknownEnvError: ``env_id`` is not registered (names the registered ids).
+        UnknownEnvError: ``env_id`` is not registered (names the closest and the registered ids).
     """
     from agenticrs.envs import registration
 
     record = registration._ENVS.get(env_id)
     if record is None:
-        known = ", ".join(registration.list_env_ids()) or "none"
-        raise UnknownEnvError(f"unknown env {env_id!r}; registered: {known} (see `agenticrs envs`)")
+        raise _unknown(env_id, registration.list_env_ids())
     return record
+
+
+def check_env_id(env_id: str) -> None:
+    """Accept any id Gymnasium knows (agenticrs' and ids a user registered with ``gymnasium.register``).
+
+    Raises:
+        UnknownEnvError: naming the closest registered ids (difflib) and agenticrs' ids.
+    """
+    import gymnasium as gym
+
+    if env_id not in gym.registry:
+        raise _unknown(env_id, sorted(gym.registry))
 
 
 def env_action_space(env_id: str) -> Any:

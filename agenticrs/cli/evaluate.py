@@ -3,54 +3,76 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 import numpy as np
+
+from agenticrs.cli.env_args import add_env_arguments, env_overrides, make_env
+from agenticrs.cli.envs import check_env_id
+from agenticrs.cli.errors import CLIError, check_at_least, json_object
+from agenticrs.cli.policy_check import check_policy_fits
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="run a trained policy on a suite's tasks: best metric, regret, cost")
     p.add_argument("--checkpoint", required=True, help="run folder or checkpoint folder of `agenticrs train`")
-    p.add_argument("--env", default=None, help="env id (default: the checkpoint's)")
+    add_env_arguments(p, env_default=None, env_help="env id (default: the checkpoint's)")
     p.add_argument("--tasks", default="test", help="test | train | all | comma-separated task names")
     p.add_argument("--episodes", type=int, default=5, help="episodes (seeds) per task")
-    p.add_argument("--backend", default=None, help="override the checkpoint's backend (table | surrogate | live)")
-    p.add_argument("--table", default=None, help="table file for the table/surrogate backend")
-    p.add_argument("--max-trials", type=int, default=None, help="trial budget per episode (default: the task's)")
     p.add_argument("--deterministic", action="store_true", help="most likely action instead of sampling")
+    p.add_argument("--knowledge", default=None, metavar="PATH",
+                   help="record every trial and decision of the evaluation in this KnowledgeStore (SQLite; created)")
     p.add_argument("--json", default=None, metavar="OUT", help="write the report as JSON")
     p.set_defaults(func=run)
 
 
 def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", episodes: int = 5,
              backend: str | None = None, table: str | None = None, max_trials: int | None = None,
-             deterministic: bool = False) -> dict[str, Any]:
-    """Per task: mean ± s.e. over episodes of the incumbent's valid/test metric, regret and compute."""
-    import gymnasium as gym
+             deterministic: bool = False, env_kwargs: dict[str, Any] | None = None,
+             knowledge: str | None = None, suite: str | None = None) -> dict[str, Any]:
+    """Per task: mean ± s.e. over episodes of the incumbent's valid/test metric, regret and compute.
 
+    The env is built with the checkpoint's env kwargs, ``env_kwargs`` over them, then the
+    explicit ``backend`` / ``table`` / ``max_trials`` / ``suite``; a checkpoint whose spaces do not fit the
+    env is refused before any episode (:class:`~agenticrs.cli.errors.CLIError`).
+    """
+    from agenticrs.cli.train import FRAMEWORKS
     from agenticrs.policies.episode import run_episode
     from agenticrs.policies.training import load_policy, read_meta
 
-    if episodes < 1:
-        raise ValueError(f"--episodes must be >= 1, got {episodes}")
-    meta = read_meta(checkpoint)
+    check_at_least("--episodes", episodes)
+    try:
+        meta = read_meta(checkpoint)
+    except FileNotFoundError as e:
+        raise CLIError(str(e)) from None
+    env_id = env_id or meta["env_id"]
+    check_env_id(env_id)
+    if FRAMEWORKS.get(meta.get("framework", ""), None) and FRAMEWORKS[meta["framework"]].ray:
+        from agenticrs.policies.ray_util import quiet_ray_logging
+
+        quiet_ray_logging()  # loading an RLlib module logs deprecation notices
     policy = load_policy(checkpoint, deterministic=deterministic)
-    kwargs = dict(meta.get("env_kwargs", {}))
-    if backend:
-        kwargs["backend"] = backend
-        kwargs.pop("backend_kwargs", None)
-    if table:
-        kwargs["backend_kwargs"] = {"table": table}
-    if max_trials:
-        kwargs["max_trials"] = max_trials
+    # The training run's store and run id stay with training; --knowledge starts a run of its own.
+    base = {k: v for k, v in meta.get("env_kwargs", {}).items() if k not in ("store", "run_id")}
+    flags = argparse.Namespace(backend=backend, suite=suite, table=table, max_trials=max_trials,
+                               env_kwargs=json.dumps(env_kwargs) if env_kwargs else None)
+    kwargs = env_overrides(flags, base=base)
     split = tasks if tasks in ("test", "train", "all") else "all"
     kwargs.update(split=split, obs_mode=policy.obs_mode)
-    env = gym.make(env_id or meta["env_id"], **kwargs)
+    if knowledge:
+        kwargs.update(_knowledge_kwargs(knowledge, {"command": "evaluate", "checkpoint": meta["_path"],
+                                                    "env_id": env_id, "episodes": episodes}))
+    env = make_env(env_id, kwargs)
+    check_policy_fits(policy, env, meta["_path"], env_id, meta.get("env_id"))
     names = [t.name for t in env.unwrapped.tasks] if tasks in ("test", "train", "all") else \
         [n.strip() for n in tasks.split(",") if n.strip()]
-    report: dict[str, Any] = {"checkpoint": meta["_path"], "env_id": env_id or meta["env_id"], "tasks": {}}
+    report: dict[str, Any] = {"checkpoint": meta["_path"], "env_id": env_id, "tasks": {}}
     for name in names:
-        env.unwrapped.suite.task(name)  # KeyError naming the unknown task and the suite's tasks
+        try:
+            env.unwrapped.suite.task(name)
+        except KeyError as e:  # names the unknown task and the suite's tasks
+            raise CLIError(e.args[0] if e.args else str(e)) from None
         traces = [run_episode(env, policy, seed=s, task=name) for s in range(episodes)]
         inc = [t.incumbent or {} for t in traces]
 
@@ -70,12 +92,24 @@ def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", ep
     return report
 
 
+def _knowledge_kwargs(path: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """``{"store": KnowledgeStore(path), "run_id": ...}`` for the env; a bad file is one line."""
+    from agenticrs.envs.knowledge import KnowledgeStore
+
+    try:
+        store = KnowledgeStore(path)
+        return {"store": store, "run_id": store.start_run(meta)}
+    except Exception as e:  # noqa: BLE001 - sqlite3 / OS / schema errors name the file themselves
+        raise CLIError(f"--knowledge {path}: {type(e).__name__}: {e}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from agenticrs.cli.table import format_table
     from agenticrs.io import write_json_atomic
 
     report = evaluate(args.checkpoint, args.env, args.tasks, args.episodes, args.backend, args.table,
-                      args.max_trials, args.deterministic)
+                      args.max_trials, args.deterministic, json_object("--env-kwargs", args.env_kwargs),
+                      args.knowledge, args.suite)
     rows = []
     for name, r in report["tasks"].items():
         rows.append([name, r["trials"], *(f"{r[k][0]:.4f} ± {r[k][1]:.4f}" for k in ("best_valid", "best_test", "regret")),
@@ -84,4 +118,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json_atomic(args.json, report)
         print(f"written: {args.json}")
+    if args.knowledge:
+        print(f"knowledge: {args.knowledge} (agenticrs knowledge show --db {args.knowledge})")
     return 0

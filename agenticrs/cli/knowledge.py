@@ -52,8 +52,9 @@ def open_store(path: str) -> Any:
         raise FileNotFoundError(f"no knowledge store at {path} (pass --db PATH)")
     try:
         return KnowledgeStore(path)
-    except sqlite3.DatabaseError as e:
-        raise ValueError(f"{path} is not a knowledge store (SQLite: {e})") from None
+    except (sqlite3.DatabaseError, RuntimeError) as e:  # RuntimeError: KnowledgeStoreError, schema trouble
+        reason = str(e).removeprefix(f"{path}: ")
+        raise ValueError(f"{path} is not a knowledge store ({reason})") from None
 
 
 def cmd_show(args: argparse.Namespace) -> int:

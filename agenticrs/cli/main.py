@@ -8,6 +8,7 @@ from typing import Sequence
 
 from agenticrs import __version__
 from agenticrs.cli import bench, build_table, envs, evaluate, evolve, knowledge, quickstart, recsys, train, validate
+from agenticrs.cli.errors import CLIError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except CLIError as e:  # a user-fixable problem: one line, no traceback (argparse's style and status)
+        print(f"agenticrs {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

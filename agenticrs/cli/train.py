@@ -1,23 +1,66 @@
-"""``agenticrs train``: train an evolution policy (RLlib or SB3 PPO) on a registered env."""
+"""``agenticrs train``: train an evolution policy (RLlib or SB3 PPO) on a registered env.
+
+The env gets the kwargs it was registered with, overridden only by what the user gives
+(``--env-kwargs JSON``, then ``--backend``/``--suite``/``--table``/``--max-trials``), see
+:mod:`agenticrs.cli.env_args`. A framework is one entry of :data:`FRAMEWORKS` (how it rounds
+the step budget, whether it needs Ray); an env kind needs nothing here beyond its registration.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from agenticrs.cli.env_args import add_env_arguments, describe_kwargs, env_overrides, make_env
+from agenticrs.cli.envs import check_env_id
+from agenticrs.cli.errors import CLIError, check_at_least, json_object
+
+
+@dataclass(frozen=True)
+class Framework:
+    """What the CLI needs to know about a training framework.
+
+    Attributes:
+        rollout: ``spec -> (env steps per update, what sets it)``; budgets round up to whole updates.
+        ray: whether training runs on Ray (the CLI starts it quietly, see ``policies.ray_util``).
+    """
+
+    rollout: Callable[[Any], tuple[int, str]]
+    ray: bool = False
+
+
+def _sb3_rollout(spec: Any) -> tuple[int, str]:
+    from agenticrs.policies.sb3_adapter import DEFAULTS
+
+    n_steps = int({**DEFAULTS, **spec.hparams}["n_steps"])
+    return n_steps * spec.num_envs_per_env_runner, f"n_steps {n_steps} x {spec.num_envs_per_env_runner} envs"
+
+
+def _rllib_rollout(spec: Any) -> tuple[int, str]:
+    from agenticrs.policies.rllib_adapter import DEFAULTS
+
+    batch = int({**DEFAULTS, **spec.hparams}["train_batch_size_per_learner"])
+    return batch, f"train_batch_size_per_learner {batch}"
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    "rllib": Framework(_rllib_rollout, ray=True),
+    "sb3": Framework(_sb3_rollout),
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a PPO evolution policy (RLlib or SB3) with TensorBoard logs and checkpoints")
-    p.add_argument("--env", default="agenticrs/AutoTrain-v0", help="registered env id")
-    p.add_argument("--backend", default="table", help="table | surrogate | live (env backend)")
-    p.add_argument("--table", default=None, help="table file for the table/surrogate backend (default: shipped)")
-    p.add_argument("--suite", default="synthetic", help="task suite; training uses its train tasks")
+    add_env_arguments(p)
     p.add_argument("--algo", default="ppo", choices=("ppo", "maskable_ppo"),
                    help="ppo (RLlib: with action masking) or maskable_ppo (SB3 only)")
-    p.add_argument("--framework", default="rllib", choices=("rllib", "sb3"))
-    p.add_argument("--timesteps", type=int, default=20_000, help="total env steps (trials)")
+    p.add_argument("--framework", default="rllib", choices=tuple(FRAMEWORKS))
+    p.add_argument("--timesteps", type=int, default=20_000,
+                   help="total env steps (trials); rounded up to whole rollouts (said when it is)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--logdir", default="runs", help="runs go to LOGDIR/{env}__{algo}__{seed}__{time}/")
     p.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR up to --timesteps")
@@ -25,40 +68,123 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-env-runners", type=int, default=0, help="RLlib remote env runners (0: sample locally)")
     p.add_argument("--num-envs-per-env-runner", type=int, default=1, help="vectorised envs per runner (SB3: n_envs)")
     p.add_argument("--ray-address", default=None, help="RLlib: an existing Ray cluster ('auto' or host:port)")
-    p.add_argument("--max-trials", type=int, default=None, help="override the tasks' trial budget per episode")
     p.add_argument("--hparams", default="{}", help='JSON overrides of the algorithm defaults, e.g. \'{"lr": 1e-3}\'')
+    p.add_argument("--knowledge", default=None, metavar="PATH",
+                   help="record every trial and decision of training in this KnowledgeStore (SQLite; created)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
 
-def env_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"backend": args.backend, "suite": args.suite, "split": "train"}
-    if args.table:
-        kwargs["backend_kwargs"] = {"table": args.table}
-    if getattr(args, "max_trials", None):
-        kwargs["max_trials"] = args.max_trials
-    return kwargs
+def build_spec(args: argparse.Namespace) -> Any:
+    """The :class:`~agenticrs.policies.training.TrainSpec` of the flags (not used with ``--resume``).
+
+    Raises:
+        CLIError: unknown env id, a budget < 1, bad JSON, an algo the framework lacks.
+    """
+    from agenticrs.policies.training import TrainSpec
+
+    check_env_id(args.env)
+    hparams = json_object("--hparams", args.hparams)
+    env_kwargs = {"split": "train", **env_overrides(args)}  # training uses the suite's train tasks
+    try:
+        return TrainSpec(env_id=args.env, env_kwargs=env_kwargs, framework=args.framework, algo=args.algo,
+                         timesteps=args.timesteps, seed=args.seed, hparams=hparams,
+                         checkpoint_every=args.checkpoint_every, num_env_runners=args.num_env_runners,
+                         num_envs_per_env_runner=args.num_envs_per_env_runner, ray_address=args.ray_address)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+def planned_steps(spec: Any, done: int = 0) -> tuple[int, int, str]:
+    """``(env steps the run will end at, steps per update, what sets it)`` for ``spec.timesteps``.
+
+    SB3 learns in chunks of ``checkpoint_every`` steps, each rounded up to whole rollouts;
+    RLlib samples one ``train_batch_size_per_learner`` batch per iteration.
+    """
+    rollout, why = FRAMEWORKS[spec.framework].rollout(spec)
+    n = done
+    while n < spec.timesteps:
+        chunk = min(spec.checkpoint_every, spec.timesteps - n) if spec.framework == "sb3" else spec.timesteps - n
+        n += math.ceil(chunk / rollout) * rollout
+    return n, rollout, why
+
+
+def _say_rounding(spec: Any, done: int) -> None:
+    planned, rollout, why = planned_steps(spec, done)
+    if planned != spec.timesteps:
+        knob = "n_steps" if spec.framework == "sb3" else "train_batch_size_per_learner"
+        print(f"note: --timesteps {spec.timesteps} becomes {'about ' if spec.framework == 'rllib' else ''}{planned} "
+              f"env steps: {spec.framework} PPO updates on whole rollouts of {rollout} steps ({why}); "
+              f"a smaller {knob} in --hparams gives a finer budget", file=sys.stderr, flush=True)
+
+
+def _open_knowledge(path: str, spec: Any, command: str) -> tuple[str, str]:
+    """Create or open the store and start a run; returns ``(path, run_id)`` for the env kwargs."""
+    from agenticrs.envs.knowledge import KnowledgeStore
+
+    try:
+        store = KnowledgeStore(path)
+        run_id = store.start_run({"command": command, "env_id": spec.env_id, "framework": spec.framework,
+                                  "algo": spec.algo, "seed": spec.seed, "timesteps": spec.timesteps})
+    except Exception as e:  # noqa: BLE001 - sqlite3 / OS / schema errors name the file themselves
+        raise CLIError(f"--knowledge {path}: {type(e).__name__}: {e}") from None
+    return str(Path(path)), run_id
 
 
 def run(args: argparse.Namespace) -> int:
-    from agenticrs.policies.training import TrainSpec, train
+    import dataclasses
+    import json
 
-    try:
-        hparams = json.loads(args.hparams)
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"--hparams is not valid JSON: {e}") from None
-    spec = TrainSpec(env_id=args.env, env_kwargs=env_kwargs_from_args(args), framework=args.framework,
-                     algo=args.algo, timesteps=args.timesteps, seed=args.seed, hparams=hparams,
-                     checkpoint_every=args.checkpoint_every, num_env_runners=args.num_env_runners,
-                     num_envs_per_env_runner=args.num_envs_per_env_runner, ray_address=args.ray_address)
+    from agenticrs.policies.training import TrainSpec, read_meta, train
+
+    check_at_least("--timesteps", args.timesteps)
+    check_at_least("--checkpoint-every", args.checkpoint_every)
+    check_at_least("--num-envs-per-env-runner", args.num_envs_per_env_runner)
+    check_at_least("--num-env-runners", args.num_env_runners, 0)
+    done = 0
+    if args.resume:
+        saved = Path(args.resume) / "run.json"
+        if not saved.is_file():
+            raise CLIError(f"--resume {args.resume}: no run.json there; pass a run folder of `agenticrs train`")
+        old = TrainSpec.from_dict(json.loads(saved.read_text()))
+        spec = dataclasses.replace(old, timesteps=max(args.timesteps, old.timesteps))
+        try:
+            done = int(read_meta(args.resume)["timesteps"])
+        except FileNotFoundError as e:
+            raise CLIError(str(e)) from None
+    else:
+        spec = build_spec(args)
+        if args.knowledge:
+            store, run_id = _open_knowledge(args.knowledge, spec, "train")
+            spec = dataclasses.replace(spec, env_kwargs={**spec.env_kwargs, "store": store, "run_id": run_id})
+        print(f"training {spec.framework} {spec.algo} on {spec.env_id} ({describe_kwargs(spec.env_id, spec.env_kwargs)})",
+              file=sys.stderr, flush=True)
+        # Build it once here: a bad suite, backend or keyword is one line now, not a traceback after Ray starts.
+        make_env(spec.env_id, spec.env_kwargs).close()
+    _say_rounding(spec, done)
+    started_ray = False
+    if FRAMEWORKS[spec.framework].ray:
+        from agenticrs.policies.ray_util import RayStartError, init_ray
+
+        try:  # started here, quietly; the adapter finds it running and reuses it
+            started_ray = init_ray(spec.ray_address, num_cpus=max(2, spec.num_env_runners + 1))
+        except RayStartError as e:
+            raise CLIError(str(e)) from None
     try:
         result = train(spec, args.logdir, resume=args.resume, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("interrupted: the last checkpoint is usable; continue with --resume <run folder>", file=sys.stderr)
         raise
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
     print(f"trained {result.timesteps} steps in {result.seconds:.1f} s; "
           f"final env/regret {result.metrics.get('env/regret', float('nan')):.4f}")
     print(f"run folder:  {result.run_dir}")
     print(f"checkpoint:  {result.checkpoint}")
     print(f"TensorBoard: tensorboard --logdir {args.logdir}")
+    if args.knowledge and not args.resume:
+        print(f"knowledge:   {args.knowledge} (run {spec.env_kwargs['run_id']}; agenticrs knowledge show --db {args.knowledge})")
     return 0
