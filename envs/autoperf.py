@@ -248,11 +248,8 @@ class AutoPerfEnv(TrialEnv):
         state.extra.update(self._constraint_state())
 
     def backend_evaluate(self, task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
-        try:
-            return self.backend.evaluate(task, config, fidelity, seed)
-        except Exception as e:  # noqa: BLE001
-            return TrialResult(config, task.name, fidelity, seed, "failed", reason=f"backend error: {type(e).__name__}: {e}",
-                               source=getattr(self.backend, "kind", "unknown"))
+        """The control's and treatments' trials, through the env's one gate (:meth:`evaluate_trial`)."""
+        return self.evaluate_trial(task, config, fidelity, seed)
 
     def _evaluate(self, pid: int, config: Any, fidelity: float, seed: int) -> TrialResult:
         decision = self.action_space.values(pid)["decision"]

@@ -12,15 +12,27 @@ Durability and sharing:
 * Each process and thread opens its own connection lazily; the store pickles as its path,
   so it can be handed to subprocesses, vector envs and Ray workers.
 
-Schema (version :data:`SCHEMA_VERSION`, kept in table ``schema_version``):
+* An env step is recorded by :meth:`KnowledgeStore.add_step`: the trial and the decision that
+  chose it in one transaction, the decision naming its trial (``trial_id``), so a killed
+  process never leaves a trial without its decision.
 
-* ``runs(run_id, started, meta)``
+Recording a run (what a command line does with ``--knowledge PATH``)::
+
+    with open_run(args.knowledge, "train", meta=vars(args)) as run:   # a no-op Run without a path
+        env = gymnasium.make(env_id, **run.env_kwargs())              # {"store": ..., "run_id": ...}
+        ...                                                            # finished: status ok / failed / interrupted
+
+Schema (version :data:`SCHEMA_VERSION`, kept in table ``schema_version``; a version-1 file is
+upgraded in place when opened):
+
+* ``runs(run_id, started, meta, finished, status)``
 * ``trials(id, run_id, agent, env, task, config_key, config, fidelity, seed, status, reason,
   valid, test, cost, reward_terms, source, created)``
-* ``decisions(id, run_id, agent, env, task, step, action, info, created)``
+* ``decisions(id, run_id, agent, env, task, step, action, info, created, trial_id)``
 
 ``config``, ``valid``, ``test``, ``cost``, ``reward_terms``, ``meta``, ``action`` and ``info``
-are JSON text; ``created`` / ``started`` are Unix seconds.
+are JSON text; ``created`` / ``started`` / ``finished`` are Unix seconds; a run's ``status`` is
+``running``, ``ok``, ``failed`` or ``interrupted`` (empty for runs only named by a trial).
 """
 
 from __future__ import annotations
@@ -38,14 +50,17 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from agenticrs.envs.core import Task, TrialConfig, TrialResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: ``decisions.trial_id`` (the trial a step's decision chose), ``runs.finished`` and ``runs.status``."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     started REAL NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    finished REAL,
+    status TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,10 +92,26 @@ CREATE TABLE IF NOT EXISTS decisions (
     step INTEGER NOT NULL,
     action TEXT NOT NULL DEFAULT 'null',
     info TEXT NOT NULL DEFAULT '{}',
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    trial_id INTEGER REFERENCES trials (id)
 );
-CREATE INDEX IF NOT EXISTS decisions_run ON decisions (run_id, step);
 """
+
+# Columns added after version 1 (ALTER TABLE on an old file), then indexes that may use them.
+_ADDED_COLUMNS = (
+    ("decisions", "trial_id", "INTEGER REFERENCES trials (id)"),
+    ("runs", "finished", "REAL"),
+    ("runs", "status", "TEXT NOT NULL DEFAULT ''"),
+)
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS decisions_run ON decisions (run_id, step);
+CREATE INDEX IF NOT EXISTS decisions_trial ON decisions (trial_id);
+"""
+RUN_STATUSES = ("running", "ok", "failed", "interrupted")
+
+
+class KnowledgeStoreError(RuntimeError):
+    """A knowledge store that cannot be opened or used (the message names the file and the problem)."""
 
 # Fidelities are floats chosen from a small grid; equality within this tolerance.
 _FIDELITY_TOL = 1e-9
@@ -94,6 +125,8 @@ def _dumps(value: Any) -> str:
             return o.tolist()
         if isinstance(o, (set, frozenset, tuple)):
             return list(o)
+        if isinstance(o, os.PathLike):  # command-line arguments in a run's meta
+            return os.fspath(o)
         raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
     return json.dumps(value, sort_keys=True, default=default)
@@ -136,11 +169,14 @@ class Decision:
     action: Any
     info: Mapping[str, Any]
     created: float
+    trial_id: int | None = None
+    """The trial this decision chose (:meth:`KnowledgeStore.add_step`); ``None`` for a bare decision."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "run_id": self.run_id, "agent": self.agent, "env": self.env, "task": self.task,
             "step": self.step, "action": self.action, "info": dict(self.info), "created": self.created,
+            "trial_id": self.trial_id,
         }
 
 
@@ -151,11 +187,16 @@ class KnowledgeStore:
         path: the database file (created with its parent folder if missing).
         busy_timeout_s: how long a writer waits for another process's transaction.
 
+    Raises:
+        KnowledgeStoreError: the path is a folder, cannot be created or written, is not a
+            knowledge store (not SQLite, or SQLite without our tables' shape), or has a newer schema.
+
     Example::
 
-        store = KnowledgeStore("runs/knowledge.sqlite")
-        run = store.start_run({"env": "agenticrs/AutoTrain-v0"})
-        store.add_trial(result, run_id=run, agent="ppo", env="agenticrs/AutoTrain-v0")
+        store = KnowledgeStore.open("runs/knowledge.sqlite")
+        with store.run("train", meta={"env": "agenticrs/AutoTrain-v0"}) as run:
+            env = gymnasium.make("agenticrs/AutoTrain-v0", **run.env_kwargs())  # records every step
+        store.add_trial(result, run_id=run.run_id, agent="ppo", env="agenticrs/AutoTrain-v0")
         store.find_trial("syn-skewed", config, fidelity=1.0, seed=0)   # warm start
         store.export("trials.csv", fmt="csv")
     """
@@ -164,8 +205,23 @@ class KnowledgeStore:
         self.path = Path(path)
         self.busy_timeout_s = float(busy_timeout_s)
         self._local = threading.local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._init_schema()
+        if self.path.is_dir():
+            raise KnowledgeStoreError(f"{self.path}: is a folder; give the knowledge store a file path "
+                                      f"(e.g. {self.path / 'knowledge.sqlite'})")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._init_schema()
+        except (OSError, sqlite3.Error) as e:
+            self.close()
+            raise KnowledgeStoreError(f"{self.path}: cannot open the knowledge store: {e}") from None
+
+    @classmethod
+    def open(cls, path: "str | os.PathLike[str] | KnowledgeStore", busy_timeout_s: float = 30.0) -> "KnowledgeStore":
+        """The store at ``path`` (created if missing; a store passes through), or one-line
+        :class:`KnowledgeStoreError`. ``KnowledgeStore.open(args.knowledge)`` in a command."""
+        if isinstance(path, KnowledgeStore):
+            return path
+        return cls(path, busy_timeout_s)
 
     # ------------------------------------------------------------------ connections
     def __getstate__(self) -> dict[str, Any]:
@@ -206,35 +262,91 @@ class KnowledgeStore:
     def _init_schema(self) -> None:
         conn = self.conn
         with conn:
-            # One immediate transaction, so concurrent first openers cannot both insert a version.
+            # One immediate transaction, so concurrent first openers cannot both insert a version
+            # (or both upgrade an old file).
             conn.execute("BEGIN IMMEDIATE")
             for stmt in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(stmt)
             row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
             version = row[0]
-            if version is None:
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version > SCHEMA_VERSION:
-                raise RuntimeError(
+            if version is not None and version > SCHEMA_VERSION:
+                raise KnowledgeStoreError(
                     f"{self.path}: knowledge store schema version {version} is newer than this agenticrs "
                     f"supports ({SCHEMA_VERSION}); upgrade agenticrs"
                 )
+            for table, column, decl in _ADDED_COLUMNS:  # version 1 -> 2
+                have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+            for stmt in filter(str.strip, _INDEXES.split(";")):
+                conn.execute(stmt)
+            if version is None or version < SCHEMA_VERSION:
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     @property
     def schema_version(self) -> int:
         return int(self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0])
 
-    # ------------------------------------------------------------------ writes
+    # ------------------------------------------------------------------ runs
     def start_run(self, meta: Mapping[str, Any] | None = None, run_id: str | None = None) -> str:
-        """Register a run (an experiment, a training job) and return its id."""
+        """Register a run (an experiment, a training job) with status ``running`` and return its id."""
         run_id = run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         with self.conn as conn:
             conn.execute(
-                "INSERT INTO runs (run_id, started, meta) VALUES (?, ?, ?) "
-                "ON CONFLICT(run_id) DO UPDATE SET meta = excluded.meta",
+                "INSERT INTO runs (run_id, started, meta, status) VALUES (?, ?, ?, 'running') "
+                "ON CONFLICT(run_id) DO UPDATE SET meta = excluded.meta, status = 'running', finished = NULL",
                 (run_id, time.time(), _dumps(dict(meta or {}))),
             )
         return run_id
+
+    def finish_run(self, run_id: str, status: str = "ok", summary: Mapping[str, Any] | None = None) -> None:
+        """Mark a run finished (``ok``, ``failed`` or ``interrupted``); ``summary`` is merged into its meta."""
+        if status not in RUN_STATUSES[1:]:
+            raise ValueError(f"finish_run: status must be one of {RUN_STATUSES[1:]}, got {status!r}")
+        with self.conn as conn:
+            row = conn.execute("SELECT meta FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"finish_run: no run {run_id!r} in {self.path}")
+            meta = {**json.loads(row["meta"]), **dict(summary or {})}
+            conn.execute("UPDATE runs SET finished = ?, status = ?, meta = ? WHERE run_id = ?",
+                         (time.time(), status, _dumps(meta), run_id))
+
+    def run(self, command: str = "", meta: Mapping[str, Any] | None = None, run_id: str | None = None) -> "Run":
+        """Start a run and return it as a context manager that records how it ended (see :class:`Run`).
+
+        ``command`` (``"train"``, ``"evolve"``...) is stored in the meta with ``meta``.
+        """
+        full = {**({"command": command} if command else {}), **dict(meta or {})}
+        return Run(self, self.start_run(full, run_id))
+
+    # ------------------------------------------------------------------ writes
+    def add_step(
+        self,
+        result: TrialResult,
+        *,
+        step: int,
+        action: Any,
+        run_id: str | None = None,
+        agent: str = "",
+        env: str = "",
+        task: str | None = None,
+        reward_terms: Mapping[str, float] | None = None,
+        info: Mapping[str, Any] | None = None,
+    ) -> tuple[int, int]:
+        """Record one env step, its trial and the decision that chose it, in one transaction.
+
+        A process killed at any moment leaves both rows or neither. Returns
+        ``(trial id, decision id)``; the decision's ``trial_id`` is the trial's id.
+        """
+        now = time.time()
+        trial_row = self._trial_row(result, run_id, agent, env, reward_terms or {}, now)
+        decision_row = self._decision_row(run_id, agent, env, task if task is not None else result.task, step,
+                                          action, info or {}, now)
+        with self.conn as conn:
+            self._ensure_run(conn, run_id, now)
+            trial_id = int(conn.execute(_INSERT_TRIAL, trial_row).lastrowid)
+            decision_id = int(conn.execute(_INSERT_DECISION, (*decision_row, trial_id)).lastrowid)
+        return trial_id, decision_id
 
     def add_trial(
         self,
@@ -263,23 +375,29 @@ class KnowledgeStore:
         if len(terms) != len(results):
             raise ValueError(f"add_trials: {len(results)} results but {len(terms)} reward_terms")
         now = time.time()
-        ids: list[int] = []
+        rows = [self._trial_row(r, run_id, agent, env, t, now) for r, t in zip(results, terms)]
         with self.conn as conn:
-            if run_id is not None:
-                conn.execute("INSERT OR IGNORE INTO runs (run_id, started, meta) VALUES (?, ?, '{}')", (run_id, now))
-            for r, t in zip(results, terms):
-                cur = conn.execute(
-                    "INSERT INTO trials (run_id, agent, env, task, config_key, config, fidelity, seed, status, "
-                    "reason, valid, test, cost, reward_terms, source, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run_id, agent, env, r.task, r.config.key(), _dumps(r.config.to_dict()), float(r.fidelity),
-                        int(r.seed), r.status, r.reason, _dumps(dict(r.valid)), _dumps(dict(r.test)),
-                        _dumps(dict(r.cost)), _dumps(dict(t)), r.source, now,
-                    ),
-                )
-                ids.append(int(cur.lastrowid))
-        return ids
+            self._ensure_run(conn, run_id, now)
+            return [int(conn.execute(_INSERT_TRIAL, row).lastrowid) for row in rows]
+
+    @staticmethod
+    def _ensure_run(conn: sqlite3.Connection, run_id: str | None, now: float) -> None:
+        if run_id is not None:
+            conn.execute("INSERT OR IGNORE INTO runs (run_id, started, meta) VALUES (?, ?, '{}')", (run_id, now))
+
+    @staticmethod
+    def _trial_row(r: TrialResult, run_id: str | None, agent: str, env: str, terms: Mapping[str, float],
+                   now: float) -> tuple[Any, ...]:
+        """The ``_INSERT_TRIAL`` parameters (JSON encoded before the transaction starts)."""
+        return (run_id, agent, env, r.task, r.config.key(), _dumps(r.config.to_dict()), float(r.fidelity),
+                int(r.seed), r.status, r.reason, _dumps(dict(r.valid)), _dumps(dict(r.test)), _dumps(dict(r.cost)),
+                _dumps(dict(terms)), r.source, now)
+
+    @staticmethod
+    def _decision_row(run_id: str | None, agent: str, env: str, task: str, step: int, action: Any,
+                      info: Mapping[str, Any], now: float) -> tuple[Any, ...]:
+        """The ``_INSERT_DECISION`` parameters but the trial id."""
+        return (run_id, agent, env, task, int(step), _dumps(action), _dumps(dict(info)), now)
 
     def add_decision(
         self,
@@ -292,17 +410,15 @@ class KnowledgeStore:
         env: str = "",
         task: str = "",
     ) -> int:
-        """Record one agent decision (an env step's action and info) and return its row id."""
+        """Record one agent decision that has no trial of its own and return its row id.
+
+        An env step that evaluated a trial records both with :meth:`add_step` (one transaction).
+        """
         now = time.time()
+        row = self._decision_row(run_id, agent, env, task, step, action, info or {}, now)
         with self.conn as conn:
-            if run_id is not None:
-                conn.execute("INSERT OR IGNORE INTO runs (run_id, started, meta) VALUES (?, ?, '{}')", (run_id, now))
-            cur = conn.execute(
-                "INSERT INTO decisions (run_id, agent, env, task, step, action, info, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, agent, env, task, int(step), _dumps(action), _dumps(dict(info or {})), now),
-            )
-        return int(cur.lastrowid)
+            self._ensure_run(conn, run_id, now)
+            return int(conn.execute(_INSERT_DECISION, (*row, None)).lastrowid)
 
     # ------------------------------------------------------------------ queries
     @staticmethod
@@ -318,7 +434,7 @@ class KnowledgeStore:
     @staticmethod
     def _decision(row: sqlite3.Row) -> Decision:
         return Decision(row["id"], row["run_id"], row["agent"], row["env"], row["task"], row["step"],
-                        json.loads(row["action"]), json.loads(row["info"]), row["created"])
+                        json.loads(row["action"]), json.loads(row["info"]), row["created"], row["trial_id"])
 
     def trials(
         self,
@@ -403,13 +519,13 @@ class KnowledgeStore:
     def runs(self) -> list[dict[str, Any]]:
         """Every run with its metadata and how many trials and decisions it recorded."""
         rows = self.conn.execute(
-            "SELECT r.run_id, r.started, r.meta, "
+            "SELECT r.run_id, r.started, r.meta, r.finished, r.status, "
             "(SELECT count(*) FROM trials t WHERE t.run_id = r.run_id) AS trials, "
             "(SELECT count(*) FROM decisions d WHERE d.run_id = r.run_id) AS decisions "
             "FROM runs r ORDER BY r.started"
         )
-        return [{"run_id": r["run_id"], "started": r["started"], "meta": json.loads(r["meta"]),
-                 "trials": r["trials"], "decisions": r["decisions"]} for r in rows]
+        return [{"run_id": r["run_id"], "started": r["started"], "finished": r["finished"], "status": r["status"],
+                 "meta": json.loads(r["meta"]), "trials": r["trials"], "decisions": r["decisions"]} for r in rows]
 
     def counts(self) -> dict[str, int]:
         c = self.conn
@@ -431,7 +547,12 @@ class KnowledgeStore:
             lines.append("runs:")
             for r in runs[-limit:]:
                 started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
-                lines.append(f"  {r['run_id']}  {started}  trials={r['trials']} decisions={r['decisions']}")
+                ended = f" {r['status']}" if r["status"] else ""
+                if r["finished"] is not None:
+                    ended += f" after {r['finished'] - r['started']:.0f}s"
+                command = f"  {r['meta']['command']}" if r["meta"].get("command") else ""
+                lines.append(f"  {r['run_id']}  {started}{command}{ended}  trials={r['trials']} "
+                             f"decisions={r['decisions']}")
         where, args = self._where(run_id=run_id, task=task)
         per_task = self.conn.execute(
             f"SELECT task, status, count(*) AS n FROM trials{where} GROUP BY task, status ORDER BY task, status", args
@@ -496,6 +617,71 @@ class KnowledgeStore:
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check``: ``"ok"`` for a healthy file."""
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+_INSERT_TRIAL = (
+    "INSERT INTO trials (run_id, agent, env, task, config_key, config, fidelity, seed, status, reason, valid, test, "
+    "cost, reward_terms, source, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_DECISION = (
+    "INSERT INTO decisions (run_id, agent, env, task, step, action, info, created, trial_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class Run:
+    """A recorded run: where an env or backend writes (``env_kwargs()``) and how the run ended.
+
+    As a context manager it marks the run ``ok`` on a normal exit, ``interrupted`` on
+    Ctrl-C and ``failed`` (with the error in its meta) on an exception, which it lets through.
+    Without a store (``open_run(None, ...)``) it records nothing and ``env_kwargs()`` is ``{}``.
+
+    Attributes:
+        store: the :class:`KnowledgeStore`, or ``None``.
+        run_id: the run's id, or ``None`` without a store.
+        summary: merged into the run's meta when it finishes (final metrics, paths...).
+    """
+
+    def __init__(self, store: KnowledgeStore | None, run_id: str | None):
+        self.store, self.run_id = store, run_id
+        self.summary: dict[str, Any] = {}
+        self.status: str | None = None if store is not None else "ok"
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """``{"store": store, "run_id": run_id}`` for ``gymnasium.make`` or a backend (``{}`` without a store)."""
+        return {} if self.store is None else {"store": self.store, "run_id": self.run_id}
+
+    def finish(self, status: str = "ok", **summary: Any) -> None:
+        """Record how the run ended (once; later calls only merge ``summary`` into the next one)."""
+        self.summary.update(summary)
+        if self.status is not None or self.store is None:
+            return
+        self.store.finish_run(self.run_id, status, self.summary)  # type: ignore[arg-type]
+        self.status = status
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.finish("ok")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("interrupted")
+        else:
+            self.finish("failed", error=f"{exc_type.__name__}: {exc}"[:2000])
+
+    def __repr__(self) -> str:
+        return f"Run({self.run_id!r}, store={self.store!r})"
+
+
+def open_run(path: "str | os.PathLike[str] | KnowledgeStore | None", command: str = "",
+             meta: Mapping[str, Any] | None = None, run_id: str | None = None) -> Run:
+    """The one line a command needs for ``--knowledge PATH``: a started :class:`Run` in the store
+    at ``path`` (opened or created), or a :class:`Run` that records nothing when ``path`` is
+    ``None``. Raises :class:`KnowledgeStoreError` (one line) for a path that cannot be a store."""
+    if path is None:
+        return Run(None, None)
+    return KnowledgeStore.open(path).run(command, meta, run_id)
 
 
 def _flatten(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult
+from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult, validate_result
 from agenticrs.envs.grid_space import ConditionalSpace
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, make_reward_terms, register_reward_term
 from agenticrs.envs.suites import get_suite, task_stats
@@ -45,15 +45,23 @@ META_FEATURES = ("log_users", "log_items", "neg_log10_density", "log_mean_length
 
 def meta_features(stats: Mapping[str, float]) -> np.ndarray:
     """``[7]`` float32 task meta-features from ``Dataset.stats()``, scaled to roughly ``[0, 1]``."""
-    density = max(float(stats.get("density", 0.0)), 1e-12)
+    def stat(key: str) -> float:
+        # Stats may come from a user's backend (``task_stats``): NaN, negative or junk counts as 0.
+        try:
+            v = float(stats.get(key, 0.0))
+        except (TypeError, ValueError):
+            return 0.0
+        return v if 0.0 <= v < math.inf else 0.0
+
+    density = max(stat("density"), 1e-12)
     return np.asarray([
-        math.log1p(stats.get("users", 0.0)) / 10.0,
-        math.log1p(stats.get("items", 0.0)) / 10.0,
+        math.log1p(stat("users")) / 10.0,
+        math.log1p(stat("items")) / 10.0,
         -math.log10(density) / 5.0,
-        math.log1p(stats.get("mean_length", 0.0)) / 5.0,
-        stats.get("popularity_gini", 0.0),
-        stats.get("top1pct_share", 0.0),
-        stats.get("text_coverage", 0.0),
+        math.log1p(stat("mean_length")) / 5.0,
+        stat("popularity_gini"),
+        stat("top1pct_share"),
+        stat("text_coverage"),
     ], dtype=np.float32).clip(0.0, OBS_HIGH)
 
 
@@ -83,7 +91,7 @@ def backend_scale(task: Task, backend: Any, shipped_env: str | None = None, suit
     fn = getattr(backend, "best_known", None)
     if fn is not None:
         known = fn(task, task.metric)
-        if known:
+        if _is_scale(known):  # a user's backend may answer NaN, 0 or junk: fall through to the tables
             return float(known)
     table = getattr(backend, "table", None)
     if callable(getattr(table, "results", None)):
@@ -99,6 +107,14 @@ def backend_scale(task: Task, backend: Any, shipped_env: str | None = None, suit
     if key not in _TABLE_SCALES:  # one scan of the shipped table per process and task
         _TABLE_SCALES[key] = best_known_in_table(load_table(path), task.name, task.metric)
     return _TABLE_SCALES[key]
+
+
+def _is_scale(x: Any) -> bool:
+    """A usable metric scale: a finite number > 0."""
+    try:
+        return 0.0 < float(x) < math.inf
+    except (TypeError, ValueError):
+        return False
 
 
 class TrialEpisodeState(EpisodeState):
@@ -313,6 +329,8 @@ class TrialEnv(gym.Env):
             v = term.update(result, st)
             terms[term.name] = v
             reward += weight * v
+        if reward - reward != 0.0:  # NaN or infinite; results are validated, so a term is at fault
+            self._bad_reward(terms)
 
         # ---- observation, updated in place (scalar writes: the cheapest way into a float32 array)
         obs, inv = self._obs, 1.0 / st.scale
@@ -337,14 +355,33 @@ class TrialEnv(gym.Env):
         return self._observation(), reward, st.terminal, False, info
 
     def _evaluate(self, pid: int, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
-        """``backend.evaluate``; an exception becomes a failed trial, never a crashed episode."""
-        task = self._state.task  # type: ignore[union-attr]
+        """The trial of this step (hook: AutoPerf answers ramp / rollback without the backend)."""
+        return self.evaluate_trial(self._state.task, config, fidelity, seed)  # type: ignore[union-attr]
+
+    def evaluate_trial(self, task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
+        """``backend.evaluate`` through the env's one gate: every result an env uses comes from here.
+
+        An exception becomes a failed trial (``"backend error: ..."``) and anything
+        :func:`~agenticrs.envs.core.validate_result` rejects (``None``, NaN or infinite,
+        negative, wrong types) a failed trial with the reason, so the failure penalty applies,
+        rewards stay finite and observations stay in the space; never a crashed episode.
+        """
+        kind = getattr(self.backend, "kind", "unknown")
+        kind = kind if isinstance(kind, str) else "unknown"
         try:
-            return self.backend.evaluate(task, config, fidelity, seed)
+            result = self.backend.evaluate(task, config, fidelity, seed)
         except Exception as e:  # noqa: BLE001
             return TrialResult(config, task.name, fidelity, seed, "failed",
-                               reason=f"backend error: {type(e).__name__}: {e}",
-                               source=getattr(self.backend, "kind", "unknown"))
+                               reason=f"backend error: {type(e).__name__}: {e}"[:2000], source=kind)
+        return validate_result(result, task, config, fidelity, seed, source=kind)
+
+    def _bad_reward(self, terms: Mapping[str, float]) -> None:
+        weights = dict(self.reward_weights)
+        for name, v in terms.items():
+            if not math.isfinite(v):
+                raise ValueError(f"{type(self).__name__}: reward term {name!r} returned {v} for a validated "
+                                 f"trial result; a reward term must return a finite number")
+        raise ValueError(f"{type(self).__name__}: the weighted reward terms {terms} (weights {weights}) overflow")
 
     # ------------------------------------------------------------------ helpers
     def action_masks(self) -> np.ndarray:
@@ -389,7 +426,9 @@ class TrialEnv(gym.Env):
         hit = self._task_cache.get(task.name)
         if hit is None:
             stats = task_stats(task, self.backend)
-            meta = np.concatenate([meta_features(stats), np.clip(self._task_features(task, stats), 0, OBS_HIGH)])
+            extra = np.asarray(self._task_features(task, stats), dtype=np.float32)
+            extra = np.nan_to_num(extra, nan=0.0, posinf=OBS_HIGH)  # a user's stats may hold NaN
+            meta = np.concatenate([meta_features(stats), np.clip(extra, 0, OBS_HIGH)])
             hit = self._task_cache[task.name] = (meta.astype(np.float32), self._scale(task) or self.metric_scale)
         return hit
 
@@ -425,12 +464,12 @@ class TrialEnv(gym.Env):
     def _record(self, action: Any, result: TrialResult, terms: dict[str, float], reward: float) -> None:
         st = self._state
         assert st is not None
-        env_id = self._env_id()
         try:
-            self.store.add_trial(result, run_id=self.run_id, agent=self.agent, env=env_id, reward_terms=terms)
-            self.store.add_decision(
-                run_id=self.run_id, step=st.trials - 1, action=np.asarray(action).tolist(), agent=self.agent,
-                env=env_id, task=st.task.name, info=self._decision_record(result, st, reward),
+            # One transaction: a process killed mid-write leaves the trial and its decision, or neither.
+            self.store.add_step(
+                result, step=st.trials - 1, action=np.asarray(action).tolist(), run_id=self.run_id,
+                agent=self.agent, env=self._env_id(), task=st.task.name, reward_terms=terms,
+                info=self._decision_record(result, st, reward),
             )
         except Exception as e:  # noqa: BLE001 - a full disk must not kill a training run
             warnings.warn(f"{type(self).__name__}: could not record the trial in {self.store!r}: {e}", stacklevel=2)

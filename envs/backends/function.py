@@ -10,8 +10,10 @@ named as ``"module:function"``. Like :class:`~agenticrs.envs.backends.live.LiveB
 * **Isolation**: by default trials run in one persistent worker process (``forkserver``, else
   ``spawn``), so per-process caches (fitted pipeline components, trained base models) are
   reused across trials, and a trial running past ``timeout_s`` is killed (the worker restarts).
-* **Failures**: an exception, a dead worker or a non-finite metric become ``status="failed"``
-  with the reason; a killed trial ``status="timeout"``. ``evaluate`` never raises for a bad trial.
+* **Failures**: an exception, a dead worker, a non-finite metric (``diverged``) or anything
+  else :func:`~agenticrs.envs.core.validate_result` rejects (``None``, negative costs, wrong
+  types) become ``status="failed"`` with the reason; a killed trial ``status="timeout"``.
+  ``evaluate`` never raises for a bad trial.
 * **Warm start**: with a :class:`KnowledgeStore`, an identical finished trial is returned
   without running, and new trials are recorded.
 """
@@ -28,7 +30,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Mapping, Sequence
 
-from agenticrs.envs.core import Task, TrialConfig, TrialResult
+from agenticrs.envs.core import Task, TrialConfig, TrialResult, validate_result
 
 
 def resolve_function(spec: str | Callable[..., TrialResult]) -> Callable[..., TrialResult]:
@@ -52,11 +54,16 @@ def call_trial(fn: str | Callable[..., TrialResult], task: Task, config: TrialCo
         where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
         return TrialResult(config, task.name, fidelity, seed, "failed", cost={"seconds": time.perf_counter() - start},
                            reason=f"{type(e).__name__}: {e}{where}"[:2000]).to_dict()
-    values = [*result.valid.values(), *result.test.values()]
-    if result.ok and not all(math.isfinite(v) for v in values):
-        result = dataclasses.replace(result, status="failed", valid={}, test={},
-                                     reason="diverged: non-finite evaluation metric")
-    return result.to_dict()
+    if isinstance(result, TrialResult) and result.ok:
+        values = [*result.valid.values(), *result.test.values()]
+        if all(isinstance(v, float) for v in values) and not all(math.isfinite(v) for v in values):
+            result = dataclasses.replace(result, status="failed", valid={}, test={},
+                                         reason="diverged: non-finite evaluation metric")
+    # None, wrong types, negative costs...: a failed trial that says what was wrong (and the seconds spent).
+    checked = validate_result(result, task, config, fidelity, seed, source="live")
+    if checked is not result and not checked.cost:
+        checked = dataclasses.replace(checked, cost={"seconds": time.perf_counter() - start})
+    return checked.to_dict()
 
 
 def _init_worker(threads: int) -> None:

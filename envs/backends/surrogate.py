@@ -15,7 +15,9 @@ its own scikit-learn ``HistGradientBoostingRegressor`` on the per-entry means of
 results. ``evaluate`` returns the table's own result when it has the entry (``source="table"``),
 else the prediction plus Gaussian noise with the table's pooled seed-to-seed standard deviation
 (per task and target), drawn from an rng seeded by ``(seed, task, config key, fidelity)``:
-same seed, same result; ``source="surrogate"``, ``status="ok"``.
+same seed, same result; ``source="surrogate"``, ``status="ok"``. Results are immutable
+(:class:`TrialResult` is frozen, its maps read-only) and :meth:`SurrogateBackend.predict` returns a copy,
+so no caller can change what later callers get.
 
 Fitting takes a few seconds on a shipped table and is cached per process and table.
 """
@@ -200,8 +202,14 @@ class SurrogateBackend:
         return state
 
     def predict(self, task: Task | str, config: TrialConfig, fidelity: float) -> dict[str, float]:
-        """Noise-free predicted targets (``valid/ndcg@10``, ``test/...``, ``cost/seconds`` in log1p)."""
-        name = task if isinstance(task, str) else task.name
+        """Noise-free predicted targets (``valid/ndcg@10``, ``test/...``, ``cost/seconds`` in log1p).
+
+        A copy: editing it does not change later predictions.
+        """
+        return dict(self._predict(task if isinstance(task, str) else task.name, config, fidelity))
+
+    def _predict(self, name: str, config: TrialConfig, fidelity: float) -> dict[str, float]:
+        """:meth:`predict` without the copy (the cached dict; callers must not edit it)."""
         key = (name, config, fidelity_key(fidelity))
         hit = self._predictions.get(key)
         if hit is None:
@@ -215,7 +223,7 @@ class SurrogateBackend:
             key = config.key()
             repeats = self.table.lookup(name, config, fidelity, key)
             return repeats[repeat_index(seed, entry_salt(name, key, fidelity), len(repeats))]
-        pred = self.predict(name, config, fidelity)
+        pred = self._predict(name, config, fidelity)
         rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, entry_salt(name, config.key(), fidelity)])
         noise = self.model.noise
         valid, test, cost = {}, {}, {}

@@ -225,7 +225,9 @@ class TableBackend:
     ``evaluate`` returns the stored result of one repeat (``source="table"``, the repeat's own
     ``seed``, the live run's ``cost``) and raises :class:`MissingEntryError` (a ``KeyError``
     naming task, config and fidelity) for configurations the table lacks. A path-based
-    backend pickles as its path.
+    backend pickles as its path. Every caller gets the same stored result object: it is
+    immutable (a frozen :class:`TrialResult` whose metric and cost maps are read-only), so
+    editing ``info["result"]`` raises instead of changing later lookups.
     """
 
     kind = "table"

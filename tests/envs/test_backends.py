@@ -336,3 +336,75 @@ def test_ray_trials_time_out_and_fail_cleanly(chain: Dataset) -> None:
     assert "boom in fit" in backend.evaluate(TASK, TrialConfig.make("test-crash"), 1.0, 0).reason
     slow = backend.evaluate(TASK, TrialConfig.make("test-sleep"), 1.0, 0)
     assert slow.status == "timeout" and "Ray task cancelled" in slow.reason
+
+
+# ---------------------------------------------------------------------- results handed out are immutable
+def test_table_results_are_immutable_so_lookups_never_change(table_file: Path) -> None:
+    backend = TableBackend(table_file)
+    r = backend.evaluate(TASK_T1, CONFIGS[0], 1.0, 0)
+    before = r.to_dict()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.status = "failed"  # type: ignore[misc]
+    for mapping in (r.valid, r.test, r.cost):
+        with pytest.raises(TypeError, match="immutable"):
+            mapping["ndcg@10"] = 99.0  # type: ignore[index]
+        with pytest.raises(TypeError, match="immutable"):
+            mapping.update({"x": 1.0})  # type: ignore[attr-defined]
+        with pytest.raises(TypeError, match="immutable"):
+            mapping.pop("ndcg@10", None)  # type: ignore[attr-defined]
+        with pytest.raises(TypeError, match="immutable"):
+            mapping.clear()  # type: ignore[attr-defined]
+    assert backend.evaluate(TASK_T1, CONFIGS[0], 1.0, 0).to_dict() == before
+    assert TableBackend(table_file).evaluate(TASK_T1, CONFIGS[0], 1.0, 0).to_dict() == before  # fresh backend
+
+
+def test_a_table_copies_the_results_it_is_given() -> None:
+    mine = fake_result("t1", CONFIGS[0], 1.0, 0)
+    valid = {"ndcg@10": 0.3}
+    table = Table([dataclasses.replace(mine, valid=valid)])
+    valid["ndcg@10"] = -1.0  # the caller's dict stays the caller's
+    assert table.lookup("t1", CONFIGS[0], 1.0)[0].valid == {"ndcg@10": 0.3}
+
+
+def test_surrogate_results_and_predictions_are_immutable() -> None:
+    surrogate = SurrogateBackend(fake_table(), max_iter=30)
+    r = surrogate.evaluate(TASK_T1, CONFIGS[0], 0.5, 0)  # predicted
+    with pytest.raises(TypeError, match="immutable"):
+        r.valid["ndcg@10"] = 1.0  # type: ignore[index]
+    predicted = surrogate.predict("t1", CONFIGS[0], 0.5)
+    predicted["valid/ndcg@10"] = 99.0
+    assert surrogate.predict("t1", CONFIGS[0], 0.5)["valid/ndcg@10"] != 99.0
+    assert surrogate.evaluate(TASK_T1, CONFIGS[0], 0.5, 0) == r
+
+
+def test_frozen_results_pickle_copy_hash_and_serialise() -> None:
+    import copy
+
+    r = fake_result("t1", CONFIGS[0], 1.0, 0)
+    for clone in (pickle.loads(pickle.dumps(r)), copy.deepcopy(r), copy.copy(r)):
+        assert clone == r and hash(clone) == hash(r)
+        with pytest.raises(TypeError, match="immutable"):
+            clone.cost["seconds"] = 0.0  # type: ignore[index]
+    assert json.loads(json.dumps(r.valid)) == dict(r.valid) and r.valid == {**r.valid}
+    assert dataclasses.asdict(r)["valid"] == dict(r.valid)
+    assert len({r, dataclasses.replace(r)}) == 1
+
+
+def test_editing_an_env_result_does_not_change_later_episodes() -> None:
+    import gymnasium as gym
+    from autotrain_fakes import table_available
+
+    import agenticrs  # noqa: F401
+
+    if not table_available():
+        pytest.skip("no shipped AutoTrain table")
+    env = gym.make("agenticrs/AutoTrain-v0", backend="table")
+    env.reset(seed=3)
+    action = env.action_space.sample()
+    _, reward, _, _, info = env.step(action)
+    with pytest.raises(TypeError, match="immutable"):
+        info["result"].valid["ndcg@10"] = 123.0
+    fresh = gym.make("agenticrs/AutoTrain-v0", backend="table")
+    fresh.reset(seed=3)
+    _, again, _, _, info2 = fresh.step(action)
+    assert again == reward and info2["result"] == info["result"]

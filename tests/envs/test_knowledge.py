@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agenticrs.envs.core import Task, TrialConfig, TrialResult
-from agenticrs.envs.knowledge import KnowledgeStore, StoredTrial
+from agenticrs.envs.knowledge import SCHEMA_VERSION, KnowledgeStore, StoredTrial
 
 SAS = TrialConfig.make("sasrec", dim=32, lr=0.001)
 POP = TrialConfig.make("pop")
@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> KnowledgeStore:
 
 def test_file_is_wal_with_schema_version(store: KnowledgeStore) -> None:
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.schema_version == 1
+    assert store.schema_version == SCHEMA_VERSION == 2
     assert store.integrity_check() == "ok"
 
 
@@ -187,3 +187,96 @@ def test_killed_writer_leaves_no_torn_rows(store: KnowledgeStore) -> None:
     assert len(decisions) in (len(trials) // 5, len(trials) // 5 - 1)  # the kill may fall between the two writes
     assert all(d.info == {"pad": "x" * 2000} for d in decisions)
     fresh.add_trial(result())  # and it is writable again
+
+
+# ---------------------------------------------------------------------- steps, runs, opening
+def test_add_step_links_the_decision_to_its_trial(store: KnowledgeStore) -> None:
+    trial_id, decision_id = store.add_step(result(ndcg=0.3), step=0, action=[1, 2], run_id="r", agent="ppo",
+                                           env="E", reward_terms={"inner": 1.0}, info={"reward": 1.0})
+    (t,), (d,) = store.trials(run_id="r"), store.decisions(run_id="r")
+    assert (t.id, d.id, d.trial_id) == (trial_id, decision_id, trial_id)
+    assert d.task == "t1" and d.action == [1, 2] and t.reward_terms == {"inner": 1.0}
+    assert store.add_decision(run_id="r", step=1, action=None) and store.decisions()[-1].trial_id is None
+    # A value that cannot be stored rolls the whole step back: no trial without its decision.
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        store.add_step(result(), step=2, action=object(), run_id="r")
+    assert store.counts()["trials"] == 1
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as c:  # the version-1 schema, with one trial and one decision
+        c.executescript("""
+            CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+            CREATE TABLE runs (run_id TEXT PRIMARY KEY, started REAL NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+            CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, agent TEXT NOT NULL DEFAULT '',
+                env TEXT NOT NULL DEFAULT '', task TEXT NOT NULL, config_key TEXT NOT NULL, config TEXT NOT NULL,
+                fidelity REAL NOT NULL, seed INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+                valid TEXT NOT NULL DEFAULT '{}', test TEXT NOT NULL DEFAULT '{}', cost TEXT NOT NULL DEFAULT '{}',
+                reward_terms TEXT NOT NULL DEFAULT '{}', source TEXT NOT NULL DEFAULT 'live', created REAL NOT NULL);
+            CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, agent TEXT NOT NULL DEFAULT '',
+                env TEXT NOT NULL DEFAULT '', task TEXT NOT NULL DEFAULT '', step INTEGER NOT NULL,
+                action TEXT NOT NULL DEFAULT 'null', info TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL);
+            INSERT INTO runs VALUES ('old', 1.0, '{"env": "E"}');
+            INSERT INTO trials (run_id, task, config_key, config, fidelity, seed, status, valid, created)
+                VALUES ('old', 't1', 'k', '{"model": "pop", "params": {}}', 1.0, 0, 'ok', '{"ndcg@10": 0.2}', 2.0);
+            INSERT INTO decisions (run_id, step, created) VALUES ('old', 0, 2.0);
+        """)
+    store = KnowledgeStore.open(path)
+    assert store.schema_version == 2 and store.integrity_check() == "ok"
+    (run,) = store.runs()
+    assert run["run_id"] == "old" and run["status"] == "" and run["finished"] is None and run["trials"] == 1
+    assert store.decisions()[0].trial_id is None and store.trials()[0].result.valid == {"ndcg@10": 0.2}
+    store.add_step(result(), step=1, action=[0], run_id="old")
+    assert store.decisions()[-1].trial_id == store.trials()[-1].id
+    assert KnowledgeStore(path).schema_version == 2  # reopening does not upgrade twice
+
+
+def test_open_gives_one_line_errors(tmp_path: Path) -> None:
+    from agenticrs.envs.knowledge import KnowledgeStoreError
+
+    with pytest.raises(KnowledgeStoreError, match=r"is a folder; give the knowledge store a file path"):
+        KnowledgeStore.open(tmp_path)
+    (tmp_path / "notes.txt").write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(KnowledgeStoreError, match=r"notes.txt: cannot open the knowledge store: file is not a database"):
+        KnowledgeStore.open(tmp_path / "notes.txt")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(KnowledgeStoreError, match="cannot open the knowledge store"):
+        KnowledgeStore.open(tmp_path / "file" / "k.sqlite")  # its folder is a file
+    store = KnowledgeStore.open(tmp_path / "new" / "k.sqlite")
+    assert KnowledgeStore.open(store) is store
+
+
+def test_run_records_command_status_and_summary(tmp_path: Path) -> None:
+    import gymnasium as gym
+    from autotrain_fakes import FakeBackend
+
+    from agenticrs.envs.knowledge import open_run
+
+    path = tmp_path / "k.sqlite"
+    with open_run(path, "train", meta={"env": "agenticrs/AutoTrain-v0", "out": tmp_path / "run"}) as run:
+        env = gym.make("agenticrs/AutoTrain-v0", backend=FakeBackend(), max_trials=3, **run.env_kwargs())
+        env.reset(seed=0)
+        for _ in range(3):
+            env.step(env.action_space.sample())
+        run.summary["best"] = 0.25
+    with pytest.raises(RuntimeError, match="boom"):
+        with open_run(path, "evolve") as failed:
+            raise RuntimeError("boom")
+    with pytest.raises(KeyboardInterrupt):
+        with open_run(path, "autotune") as stopped:
+            raise KeyboardInterrupt
+    store = KnowledgeStore(path)
+    runs = {r["run_id"]: r for r in store.runs()}
+    ok = runs[run.run_id]
+    assert ok["status"] == "ok" and ok["finished"] >= ok["started"] and (ok["trials"], ok["decisions"]) == (3, 3)
+    assert ok["meta"] == {"command": "train", "env": "agenticrs/AutoTrain-v0", "out": str(tmp_path / "run"),
+                          "best": 0.25}
+    assert runs[failed.run_id]["status"] == "failed" and runs[failed.run_id]["meta"]["error"] == "RuntimeError: boom"
+    assert runs[stopped.run_id]["status"] == "interrupted"
+    text = store.show()
+    assert f"{run.run_id}" in text and "train ok after" in text and "evolve failed" in text
+    with open_run(None, "train") as nothing:  # no --knowledge: nothing recorded
+        assert nothing.env_kwargs() == {} and nothing.run_id is None
+    with pytest.raises(ValueError, match="status must be one of"):
+        store.finish_run(run.run_id, "great")
