@@ -124,8 +124,8 @@ class AutoTrainEnv(TrialEnv):
     * ``reward_weights``, ``metric_scale`` (1.0), ``cost_scale`` (60 s per cost unit).
     * ``obs_mode``: ``"flat"`` or ``"dict"``.
     * ``families``, ``dims``, ``fidelities``: the action space (defaults above).
-    * ``store``: a :class:`~agenticrs.envs.knowledge.KnowledgeStore`; every trial and decision is
-      recorded with ``run_id`` and ``agent``.
+    * ``store``: a :class:`~agenticrs.envs.knowledge.KnowledgeStore` or the path of its file (JSON-able
+      kwargs); every step's trial and decision are recorded, in one transaction, with ``run_id`` and ``agent``.
     * ``render_mode``: ``None`` or ``"ansi"``.
 
     ## Backend

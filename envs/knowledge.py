@@ -19,7 +19,7 @@ Durability and sharing:
 Recording a run (what a command line does with ``--knowledge PATH``)::
 
     with open_run(args.knowledge, "train", meta=vars(args)) as run:   # a no-op Run without a path
-        env = gymnasium.make(env_id, **run.env_kwargs())              # {"store": ..., "run_id": ...}
+        env = gymnasium.make(env_id, **run.env_kwargs())              # {"store": "<path>", "run_id": ...}
         ...                                                            # finished: status ok / failed / interrupted
 
 Schema (version :data:`SCHEMA_VERSION`, kept in table ``schema_version``; a version-1 file is
@@ -648,8 +648,12 @@ class Run:
         self.status: str | None = None if store is not None else "ok"
 
     def env_kwargs(self) -> dict[str, Any]:
-        """``{"store": store, "run_id": run_id}`` for ``gymnasium.make`` or a backend (``{}`` without a store)."""
-        return {} if self.store is None else {"store": self.store, "run_id": self.run_id}
+        """``{"store": "<path>", "run_id": run_id}`` for ``gymnasium.make`` (``{}`` without a store).
+
+        JSON-able (the store as its path, which every agenticrs env opens), so it can go into a
+        run.json, an RLlib ``env_config`` or vector-env workers. Backends take ``run.store``.
+        """
+        return {} if self.store is None else {"store": str(self.store.path), "run_id": self.run_id}
 
     def finish(self, status: str = "ok", **summary: Any) -> None:
         """Record how the run ended (once; later calls only merge ``summary`` into the next one)."""

@@ -24,6 +24,7 @@ The layout of the flat observation (``Box(0, 10)``, every feature clipped):
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -197,6 +198,10 @@ class TrialEnv(gym.Env):
         self.reward_weights = dict(self.default_weights if reward_weights is None else reward_weights)
         self._terms = make_reward_terms(self.reward_weights)
         self.backend = self._resolve_backend(backend, dict(backend_kwargs or {}))
+        if isinstance(store, (str, os.PathLike)):  # a path keeps env kwargs JSON-able (run.json, RLlib env_config)
+            from agenticrs.envs.knowledge import KnowledgeStore
+
+            store = KnowledgeStore.open(store)
         self.store, self.run_id, self.agent = store, run_id, agent or self.env_name
 
         self.action_space: ConditionalSpace = self._space()

@@ -255,6 +255,7 @@ def test_run_records_command_status_and_summary(tmp_path: Path) -> None:
 
     path = tmp_path / "k.sqlite"
     with open_run(path, "train", meta={"env": "agenticrs/AutoTrain-v0", "out": tmp_path / "run"}) as run:
+        assert json.loads(json.dumps(run.env_kwargs())) == {"store": str(path), "run_id": run.run_id}
         env = gym.make("agenticrs/AutoTrain-v0", backend=FakeBackend(), max_trials=3, **run.env_kwargs())
         env.reset(seed=0)
         for _ in range(3):
