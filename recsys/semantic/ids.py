@@ -9,11 +9,15 @@ prefix trie used by constrained decoding.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from agenticrs.recsys.semantic.trie import SemanticIdTrie
+
+logger = logging.getLogger(__name__)
 
 ALGORITHM_VERSION = 2
 """Part of the cache key: bump when quantisation changes what it produces (2: dead-code restarts)."""
@@ -110,8 +114,14 @@ def build_semantic_ids(item_vectors: np.ndarray, config: SemanticIdConfig, *, ca
     from agenticrs.recsys.text.cache import cached_array
 
     def compute() -> np.ndarray:
+        # Minutes on a large catalogue (75 s for 4,382 items on a loaded 2-core CPU): say so, since
+        # the CLI's --max-seconds counts it and nothing else prints meanwhile.
+        logger.info("building semantic ids for %d items (%s, %d epochs)%s", len(item_vectors) - 1, config.method,
+                    config.epochs, "; cached for the next run" if cache_key is not None and cache else "")
+        start = time.perf_counter()
         codes = np.full((len(item_vectors), config.levels), -1, dtype=np.int64)
         codes[1:] = quantise(item_vectors[1:], config)
+        logger.info("semantic ids built in %.0fs", time.perf_counter() - start)
         return codes
 
     if cache_key is None:

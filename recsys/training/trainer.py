@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import random
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +32,16 @@ from agenticrs.recsys.training import checkpoint as ckpt
 
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+def _real(value: Any) -> bool:
+    """A real number (Python or NumPy, not bool) that is not NaN."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+
+
+def _integer(value: Any) -> bool:
+    """An integer (Python or NumPy, not bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def validation_subset(valid: EvalSplit, config: TrainConfig) -> EvalSplit:
@@ -86,18 +98,48 @@ class TrainConfig:
     logdir: str | None = None
     """TensorBoard log directory; ``None`` disables logging."""
     progress: bool = True
-    """Show a tqdm progress bar over epochs."""
+    """Show progress on stderr: a tqdm bar over epochs on a terminal; otherwise (a log file, a
+    pipe, CI) plain lines (``progress.ProgressLines``): epoch, loss, validation metric and time
+    elapsed, at most every 10 s, plus a heartbeat every minute within a long epoch."""
     checkpoint: str | None = None
     """File to save the whole training state to after every epoch; when it exists, training
     resumes from it (same run only: see ``agenticrs.recsys.training.checkpoint``). ``max_seconds``
     then counts the seconds of every session. Kept when training ends; the caller deletes it."""
 
     def __post_init__(self) -> None:
+        """Refuse values that would train on nonsense (``epochs=-1`` ran 0 epochs and reported NaN
+        metrics): one ``ValueError`` naming the field, before any work."""
+
+        def bad(name: str, rule: str) -> ValueError:
+            return ValueError(f"TrainConfig: field {name!r} must be {rule}, got {getattr(self, name)!r}")
+
+        for name in ("epochs", "batch_size", "eval_every", "eval_batch_size"):
+            value = getattr(self, name)
+            if not _integer(value) or value < 1:
+                raise bad(name, "an integer >= 1")
+        for name in ("patience", "seed"):
+            value = getattr(self, name)
+            if not _integer(value) or value < 0:
+                raise bad(name, "an integer >= 0")
+        if self.valid_max_users is not None and (not _integer(self.valid_max_users) or self.valid_max_users < 1):
+            raise bad("valid_max_users", "None or an integer >= 1")
+        if self.max_seconds is not None and not (_real(self.max_seconds) and 0 < self.max_seconds < math.inf):
+            raise bad("max_seconds", "None or a finite number of seconds > 0")
+        if not (_real(self.lr) and 0 < self.lr < math.inf):
+            raise bad("lr", "a finite number > 0")
+        for name in ("weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not (_real(value) and 0 <= value < math.inf):
+                raise bad(name, "a finite number >= 0")
         if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"TrainConfig: field 'precision' must be 'fp32' or 'bf16', got {self.precision!r}")
+            raise bad("precision", "'fp32' or 'bf16'")
         if self.valid_subset not in ("first", "random"):
-            raise ValueError(f"TrainConfig: field 'valid_subset' must be 'first' or 'random', "
-                             f"got {self.valid_subset!r}")
+            raise bad("valid_subset", "'first' or 'random'")
+        if not self.ks or any(not _integer(k) or k < 1 for k in self.ks):
+            raise bad("ks", "a non-empty tuple of integer cut-offs >= 1")
+        metrics = [f"{m}@{k}" for m in ("ndcg", "recall", "mrr") for k in self.ks]
+        if self.valid_metric not in metrics:
+            raise bad("valid_metric", f"one of the computed metrics ({', '.join(metrics)})")
 
 
 @dataclass
@@ -197,9 +239,11 @@ class _Progress:
 
 def _train_epoch(model: Recommender, split: Split, config: TrainConfig, opt: torch.optim.Optimizer,
                  rng: np.random.Generator, device: torch.device, progress: _Progress,
-                 out_of_time: Callable[[], bool]) -> tuple[dict[str, float], bool]:
+                 out_of_time: Callable[[], bool],
+                 on_batch: Callable[[int, float], None] | None = None) -> tuple[dict[str, float], bool]:
     """One pass over ``split.train`` (cut short when ``out_of_time()``): the epoch's record, and
-    whether the time budget ran out during it. Counts optimiser steps in ``progress.step``.
+    whether the time budget ran out during it. Counts optimiser steps in ``progress.step`` and
+    calls ``on_batch(batches so far, mean loss so far)`` after each batch (progress lines).
 
     Raises:
         DivergenceError: the loss became NaN/inf.
@@ -224,6 +268,8 @@ def _train_epoch(model: Recommender, split: Split, config: TrainConfig, opt: tor
         loss_sum += float(loss.detach())
         n_batches += 1
         progress.step += 1
+        if on_batch is not None:
+            on_batch(n_batches, loss_sum / n_batches)
         if out_of_time():
             timed_out = True
             break
@@ -235,14 +281,29 @@ def _train_epoch(model: Recommender, split: Split, config: TrainConfig, opt: tor
     return record, timed_out
 
 
-def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
+def train(model: Recommender, split: Split, config: TrainConfig, *, deadline: float | None = None,
+          reserve_users: int = 0) -> TrainResult:
     """Train ``model`` in place on ``split.train`` and leave it at its best validation checkpoint.
+
+    Args:
+        model: the recommender, trained in place.
+        split: its data.
+        config: the training settings.
+        deadline: a ``time.perf_counter()`` value by which the caller's whole run must end (the
+            CLI's ``--max-seconds``). Training stops (``stopped_because="max_seconds"``) once the
+            time left would not cover the validation that follows and the evaluation of
+            ``reserve_users`` more users (the caller's test evaluation). Evaluation cost per user
+            is measured on up to 64 validation users before training, then at every validation.
+            Unlike ``config.max_seconds`` it bounds this session only. ``None``: no deadline.
+        reserve_users: users the caller evaluates after ``train`` returns (see ``deadline``).
 
     Raises:
         DivergenceError: the loss became NaN/inf (named with epoch and batch), instead of
             training on garbage or hanging.
     """
     from tqdm.auto import tqdm
+
+    from agenticrs.recsys.training.progress import ProgressLines, format_seconds
 
     device = resolve_device(config.device)
     if config.precision == "bf16" and device.type == "cpu" and not cpu_bf16_native():
@@ -259,14 +320,18 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
     model.fit(split)
     valid_split = validation_subset(split.valid, config)
 
+    eval_seconds_per_user = [0.0]  # the latest measurement, for the deadline
+
     def validate() -> dict[str, float]:
-        return evaluate(
+        result = evaluate(
             model,
             valid_split,
             config.ks,
             exclude_history=config.exclude_history,
             batch_size=config.eval_batch_size,
-        ).metrics
+        )
+        eval_seconds_per_user[0] = result.seconds / max(result.n_users, 1)
+        return result.metrics
 
     if not model.trainable or not any(p.requires_grad for p in model.parameters()):
         metrics = validate()
@@ -286,16 +351,35 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
         progress = _Progress.from_checkpoint(saved)
         start = time.perf_counter() - saved["seconds"]  # the budget spans every session
 
+    def evaluation_left() -> float:
+        """Seconds the next validation and the caller's evaluation will take (20% margin)."""
+        return 1.2 * eval_seconds_per_user[0] * (len(valid_split.targets) + reserve_users)
+
     def out_of_time() -> bool:
-        return config.max_seconds is not None and time.perf_counter() - start > config.max_seconds
+        now = time.perf_counter()
+        if config.max_seconds is not None and now - start > config.max_seconds:
+            return True
+        return deadline is not None and now + evaluation_left() > deadline
 
     first = progress.epoch + 1 if saved is None or not saved["finished"] else config.epochs + 1
-    bar = tqdm(range(first, config.epochs + 1), desc=f"train {model.name}", disable=not config.progress,
+    on_terminal = config.progress and sys.stderr.isatty()
+    lines = ProgressLines(model.name, config.epochs, start=start) if config.progress and not on_terminal else None
+    if deadline is not None and first <= config.epochs:
+        probe = evaluate(model, valid_split, config.ks, exclude_history=config.exclude_history,
+                         batch_size=config.eval_batch_size, max_users=64)
+        eval_seconds_per_user[0] = probe.seconds / max(probe.n_users, 1)
+        left, needed = deadline - time.perf_counter(), evaluation_left()
+        if left < needed and config.progress:
+            print(f"train {model.name}: the time budget leaves {format_seconds(max(left, 0))} but evaluation "
+                  f"alone needs about {format_seconds(needed)}; training one batch only", file=sys.stderr, flush=True)
+    bar = tqdm(range(first, config.epochs + 1), desc=f"train {model.name}", disable=not on_terminal,
                leave=False, initial=first - 1, total=config.epochs)
     try:
         for epoch in bar:
             progress.epoch = epoch
-            record, timed_out = _train_epoch(model, split, config, opt, rng, device, progress, out_of_time)
+            on_batch = None if lines is None else lambda n, loss, e=epoch: lines.batch(e, n, loss)
+            record, timed_out = _train_epoch(model, split, config, opt, rng, device, progress, out_of_time,
+                                             on_batch)
             if epoch % config.eval_every == 0 or timed_out or epoch == config.epochs:
                 metrics = validate()
                 record.update({f"valid/{k}": v for k, v in metrics.items()})
@@ -311,6 +395,10 @@ def train(model: Recommender, split: Split, config: TrainConfig) -> TrainResult:
                 progress.stopped = "max_seconds"
             elif config.patience and progress.bad_evals >= config.patience:
                 progress.stopped = "early_stopping"
+            if lines is not None:
+                value = record.get(f"valid/{config.valid_metric}")
+                lines.epoch(epoch, record["train/loss"], config.valid_metric, value, progress.best_score,
+                            progress.best_epoch, last=progress.stopped != "epochs" or epoch == config.epochs)
             if config.checkpoint:  # the epoch is done: an interruption from here on loses nothing
                 ckpt.save(config.checkpoint, {
                     "model": model.state_dict(), "optimizer": opt.state_dict(), "random": ckpt.random_state(rng),
@@ -398,11 +486,15 @@ def run_experiment(
     train_config: TrainConfig | None = None,
     split: Split | None = None,
     after: Callable[[Recommender, Split], None] | None = None,
+    deadline: float | None = None,
 ) -> ExperimentResult:
     """Seed, build, train and test one model; the building block of the CLI and the live backend.
 
     ``after(model, split)``, when given, sees the trained model before it is dropped (e.g. a
-    benchmark's extra measurements).
+    benchmark's extra measurements). ``deadline`` (a ``time.perf_counter()`` value) bounds the
+    whole call: building the model (semantic ids included) uses part of it, and training stops
+    early enough for the final evaluations to end by it (see ``train``); only a model whose
+    construction alone overruns it, or a single batch, can overshoot.
     """
     train_config = train_config or TrainConfig()
     cls = get_model(model)
@@ -413,7 +505,8 @@ def run_experiment(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     net = cls(dataset.n_items, dataset.n_users, cfg, dataset)
-    result = train(net, split, train_config)
+    final_users = len(split.test.targets) + (len(split.valid.targets) if train_config.valid_max_users is not None else 0)
+    result = train(net, split, train_config, deadline=deadline, reserve_users=final_users)
     test = evaluate(
         net, split.test, train_config.ks, exclude_history=train_config.exclude_history,
         batch_size=train_config.eval_batch_size,

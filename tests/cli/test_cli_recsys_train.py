@@ -28,3 +28,46 @@ def test_a_broken_checkpoint_or_setting_is_a_named_error(tmp_path, capsys) -> No
     assert "cannot be read" in capsys.readouterr().err and ckpt.exists()  # not deleted: the user decides
     assert main([*args, "--set", "valid_max_users=many"]) == 2
     assert "'valid_max_users' expects int or none" in capsys.readouterr().err
+
+
+def test_invalid_training_values_are_one_line_naming_the_field(capsys) -> None:
+    args = ["recsys", "train", "--data", DATA, "--model", "gru4rec", "--no-progress"]
+    assert main([*args, "--epochs", "-1"]) == 2
+    assert capsys.readouterr().err == "error: TrainConfig: field 'epochs' must be an integer >= 1, got -1\n"
+    assert main([*args, "--max-seconds", "0"]) == 2
+    assert "field 'max_seconds' must be None or a finite number of seconds > 0" in capsys.readouterr().err
+
+
+def test_off_a_terminal_progress_is_printed_as_lines_and_sasrec_defaults_to_ce(tmp_path, capsys) -> None:
+    out = tmp_path / "sas.json"
+    rc = main(["recsys", "train", "--data", DATA, "--model", "sasrec", "--epochs", "2", "--json", str(out),
+               "--set", "embedding_dim=16", "--set", "layers=1"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "train sasrec: epoch 1/2, loss " in err and "train sasrec: epoch 2/2, loss " in err and "valid ndcg@10" in err
+    assert json.loads(out.read_text())["config"]["model"]["loss"] == "ce"
+
+
+def test_max_seconds_bounds_the_whole_run_evaluation_included(monkeypatch, capsys) -> None:
+    """Scoring costs 10 ms a user (as TIGER's beam search does): 0.8 s per evaluation of the 80 users.
+    Before, --max-seconds bounded training only and the run took budget + two evaluations."""
+    import time
+
+    import torch
+    from bigram_model import Bigram
+
+    from agenticrs.recsys.models import base
+
+    class SlowScoringCLI(Bigram):
+        def score(self, users: torch.Tensor, histories: torch.Tensor) -> torch.Tensor:
+            time.sleep(0.01 * len(users))
+            return super().score(users, histories)
+
+    monkeypatch.setitem(base._MODELS, "slow_scoring_cli", SlowScoringCLI)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # the first Adam imports torch._dynamo: seconds, once
+    start = time.perf_counter()
+    rc = main(["recsys", "train", "--data", DATA, "--model", "slow_scoring_cli", "--epochs", "100000",
+               "--no-progress", "--max-seconds", "3", "--set", "patience=0", "--set", "eval_every=1000"])
+    elapsed = time.perf_counter() - start
+    assert rc == 0 and "stopped: max_seconds" in capsys.readouterr().out
+    assert elapsed < 3.5, elapsed
