@@ -11,7 +11,9 @@
   the best configuration was found.
 
 Backends without repeats (live, fakes) score the observed metric; regret is clipped to
-``[0, 1]`` (1: no valid trial yet).
+``[0, 1]`` (1: no valid trial yet). A task without a reference (no table entry, no
+``best_known``: a live run on a user's dataset) has no regret: ``NaN``, shown as ``n/a``,
+never a misleading 0.
 """
 
 from __future__ import annotations
@@ -75,12 +77,23 @@ class Reference:
         return hit
 
     def regret(self, task: Task, incumbent: TrialResult | None, metric: str | None = None) -> float:
-        """Normalised regret of ``incumbent`` on ``task`` in ``[0, 1]`` (1 without an incumbent)."""
+        """Normalised regret of ``incumbent`` on ``task`` in ``[0, 1]``.
+
+        1 without an incumbent (or one without the metric); ``NaN`` when the task has no
+        reference (no best known metric), whatever the incumbent.
+        """
         metric = metric or task.metric
+        best = self.best_known(task, metric)
+        if not best:
+            return math.nan
         if incumbent is None:
             return 1.0
-        best = self.best_known(task, metric)
         value = self.entry_means(incumbent, metric)[0]
-        if not best or value != value:
-            return 1.0 if value != value else 0.0
+        if value != value:
+            return 1.0
         return min(1.0, max(0.0, (best - value) / best))
+
+
+def format_regret(value: float, digits: int = 4) -> str:
+    """A regret for a table: ``n/a`` when there is no reference (``NaN``)."""
+    return "n/a" if value != value else f"{value:.{digits}f}"

@@ -73,12 +73,16 @@ def default_order(table: Any, tasks: Sequence[str], metric: str = "ndcg@10", fid
 class BestDefaultOrder(Searcher):
     """Try configurations in the order of their mean normalised regret on the train tasks.
 
+    Where the order comes from, first found: ``table`` / ``tasks`` given here; the env of the
+    episode (:meth:`begin`: its backend's table, else its suite's shipped AutoTrain table, and
+    the suite's train tasks); the shipped AutoTrain table of ``suite`` and its train tasks
+    (the ask/tell API without an env, e.g. ``agenticrs autotune`` on a user's dataset).
+
     Args:
-        table: a :class:`~agenticrs.envs.backends.table.Table` or its path; ``None``: the
-            env's backend table (table and surrogate backends), else the shipped AutoTrain
-            table of the env's suite.
-        tasks: the tasks the order is learned from; ``None``: the suite's train tasks (with
-            an env) or every task of the table. The searched task is always left out.
+        table: a :class:`~agenticrs.envs.backends.table.Table` or its path.
+        tasks: the tasks the order is learned from (default: the train tasks, see above).
+            The task being searched is always left out.
+        suite: the suite whose shipped table is the last resort (``None``: none).
         metric: the validation metric (default: the task's).
 
     Configurations of the space that the table lacks come last, in a seeded random order.
@@ -86,51 +90,75 @@ class BestDefaultOrder(Searcher):
 
     name = "best-default-order"
 
-    def __init__(self, table: Any = None, tasks: Sequence[str] | None = None, metric: str | None = None):
+    def __init__(self, table: Any = None, tasks: Sequence[str] | None = None, suite: str | None = "synthetic",
+                 metric: str | None = None):
         super().__init__(metric)
         self.table = table
         self.tasks = list(tasks) if tasks is not None else None
+        self.suite = suite
         self.exclude: str | None = None
-        self._orders: dict[tuple[str, ...], list[TrialConfig]] = {}
+        self._env_source: tuple[Any, list[str] | None] | None = None
+        self._tables: dict[str, Any] = {}
+        self._orders: dict[tuple[int, tuple[str, ...]], list[TrialConfig]] = {}
 
     # ------------------------------------------------------------------ where the order comes from
-    def _resolve_table(self) -> Any:
-        from agenticrs.envs.backends.table import Table, load_table
+    @staticmethod
+    def _shipped(env_name: str, suite: Any) -> tuple[str, list[str]] | None:
+        from agenticrs.envs.backends.table import table_path
+        from agenticrs.envs.suites import get_suite
 
-        if self.table is None:
-            raise ValueError("best-default-order needs a table of train-task results (table=PATH, or an env with "
-                             "a table backend or a shipped table for its suite)")
-        if not isinstance(self.table, Table):
-            self.table = load_table(self.table)
-        return self.table
+        suite = get_suite(suite)
+        path = table_path(env_name, suite.name)
+        return (str(path), [t.name for t in suite.train]) if path.exists() else None
+
+    def source(self) -> tuple[Any, list[str] | None] | None:
+        """``(table or path, train tasks or None)`` the order is learned from; ``None`` if there is none."""
+        if self.table is not None:
+            return self.table, self.tasks
+        if self._env_source is not None:
+            table, tasks = self._env_source
+            return table, self.tasks if self.tasks is not None else tasks
+        if self.suite is not None:
+            shipped = self._shipped("autotrain", self.suite)
+            if shipped is not None:
+                return shipped[0], self.tasks if self.tasks is not None else shipped[1]
+        return None
 
     def from_env(self, env: Any) -> None:
-        """Take the table and train tasks from ``env`` where the constructor did not give them."""
-        from agenticrs.envs.backends.table import table_path
-
+        """Learn from ``env``'s table and its suite's train tasks (unless given); leave its task out."""
         u = env.unwrapped
         suite = getattr(u, "suite", None)
-        if self.table is None:
-            table = getattr(getattr(u, "backend", None), "table", None)
-            if callable(getattr(table, "results", None)):
-                self.table = table
-            elif suite is not None and table_path(getattr(u, "env_name", "autotrain"), suite.name).exists():
-                self.table = str(table_path(getattr(u, "env_name", "autotrain"), suite.name))
-        if self.tasks is None and suite is not None:
-            self.tasks = [t.name for t in suite.train]
+        table = getattr(getattr(u, "backend", None), "table", None)
+        tasks = [t.name for t in suite.train] if suite is not None else None
+        if callable(getattr(table, "results", None)):
+            self._env_source = (table, tasks)
+        elif suite is not None:
+            shipped = self._shipped(getattr(u, "env_name", "autotrain"), suite)
+            self._env_source = shipped if shipped is not None else self._env_source
         task = getattr(u, "task", None)
         self.exclude = task.name if task is not None else None
 
     def applies_to(self, space: Any) -> str | None:
-        return None if self.table is not None else "no table of train-task results to learn an order from"
+        return None if self.source() is not None else "no table of train-task results to learn an order from"
 
     def order(self) -> list[TrialConfig]:
         """The configurations, best on average first (the searched task left out)."""
-        table = self._resolve_table()
-        tasks = tuple(t for t in (self.tasks if self.tasks is not None else table.tasks) if t != self.exclude)
-        if tasks not in self._orders:
-            self._orders[tasks] = [c for c, _ in default_order(table, tasks, self.metric)]
-        return self._orders[tasks]
+        from agenticrs.envs.backends.table import load_table
+
+        src = self.source()
+        if src is None:
+            raise ValueError("best-default-order needs a table of train-task results (table=PATH, an env with "
+                             "a table backend, or a suite with a shipped table)")
+        table, tasks = src
+        if not callable(getattr(table, "results", None)):  # a path: loaded once per searcher
+            if str(table) not in self._tables:
+                self._tables[str(table)] = load_table(table)
+            table = self._tables[str(table)]
+        names = tuple(t for t in (tasks if tasks is not None else table.tasks) if t != self.exclude)
+        key = (id(table), names)
+        if key not in self._orders:
+            self._orders[key] = [c for c, _ in default_order(table, names, self.metric)]
+        return self._orders[key]
 
     # ------------------------------------------------------------------ Searcher hooks
     def begin(self, env: Any, seed: int) -> None:

@@ -131,7 +131,7 @@ def test_best_default_order_follows_the_train_ranking_and_leaves_the_task_out(ta
     s = BestDefaultOrder()
     s.begin(env, 0)
     train = [t.name for t in u.suite.train]
-    assert s.tasks == train and s.exclude == "syn-mixed"
+    assert s.source() == (u.backend.table, train) and s.exclude == "syn-mixed"
     expected = [cfg for cfg, _ in default_order(u.backend.table, train)][:4]
     got = [s.pairs[s.space.pair_id(s.ask())][0] for _ in range(4)]
     assert got == expected
@@ -144,7 +144,7 @@ def test_best_default_order_follows_the_train_ranking_and_leaves_the_task_out(ta
 
 
 def test_best_default_order_without_a_table_says_so():
-    s = BestDefaultOrder()
+    s = BestDefaultOrder(suite=None)
     assert "no table" in s.applies_to(SMALL)
     with pytest.raises(ValueError, match="needs a table"):
         s.reset(SMALL, Budget(2), seed=0)
