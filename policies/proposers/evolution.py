@@ -1,0 +1,68 @@
+"""``evolution``: regularised (aging) evolution on the program tree (Real et al., AAAI 2019), with
+the design language's mutation operators and a block-list crossover."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from agenticrs.policies.proposers.base import ProgramProposer, Told
+from agenticrs.recsys.design import Program, crossover, mutate
+
+
+class EvolutionProposer(ProgramProposer):
+    """Aging evolution: the first ``population`` programs are the task's base program's mutants
+    and random draws; then each child is a mutation of a tournament winner, or (with
+    probability ``p_crossover``) a crossover of two winners followed by a mutation. Members age
+    out in order of arrival, whatever their fitness.
+
+    Args:
+        population: population size (capped at half the program budget so a short budget still evolves).
+        sample: tournament size.
+        p_crossover: share of children made by crossover.
+        n_ops: mutation operators applied per child.
+        seed_with_base: start the population from the task's base program (else from random draws only).
+    """
+
+    name = "evolution"
+
+    def __init__(self, population: int = 8, sample: int = 3, p_crossover: float = 0.3, n_ops: int = 1,
+                 seed_with_base: bool = True, max_resample: int = 8):
+        super().__init__(max_resample)
+        if population < 1 or sample < 1 or not 0 <= p_crossover <= 1 or n_ops < 1:
+            raise ValueError(f"evolution: population ({population}), sample ({sample}) and n_ops ({n_ops}) must be "
+                             f">= 1 and p_crossover ({p_crossover}) in [0, 1]")
+        self.population, self.sample, self.p_crossover, self.n_ops = population, sample, p_crossover, n_ops
+        self.seed_with_base = seed_with_base
+
+    def _setup(self) -> None:
+        self._size = max(2, min(self.population, self.budget.max_trials // 2))
+        self._members: deque[Told] = deque(maxlen=self._size)
+        for told in self.history[-self._size:]:  # a warm start from the KnowledgeStore
+            self._members.append(told)
+        self._initial = 0
+
+    def _tournament(self) -> Program:
+        members = list(self._members)
+        picks = self.rng.choice(len(members), size=min(self.sample, len(members)), replace=False)
+        return max((members[i] for i in picks), key=lambda m: m.value).program
+
+    def _propose(self) -> tuple[Program, str]:
+        t = self.task
+        if len(self._members) < self._size:
+            self._initial += 1
+            base = t.finalise(t.base)
+            if self.seed_with_base and self._initial == 1 and not self.taken(base):
+                return base, "base"
+            if self.seed_with_base and self._initial % 2 == 0:
+                return mutate(base, self.rng, t.limits, t.n_items, n_ops=self.n_ops), "mutation"
+            return self.random_unseen(), "random"
+        parent = self._tournament()
+        if self.rng.random() < self.p_crossover:
+            child = crossover(parent, self._tournament(), self.rng, t.limits, t.n_items)
+            if child is not None:
+                return mutate(child, self.rng, t.limits, t.n_items, n_ops=self.n_ops), "crossover"
+        return mutate(parent, self.rng, t.limits, t.n_items, n_ops=self.n_ops), "mutation"
+
+    def _tell(self, told: Told) -> None:
+        # Screening results enter too: a low-fidelity score ranks children until the full one arrives.
+        self._members.append(told)
