@@ -76,7 +76,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         table_note = "in-memory stand-in (shipped table not built yet)"
     counts = [int(r) for r in args.runners.split(",")]
     load = os.getloadavg()[0]
-    ray.init(num_cpus=max(2, max(counts) + 1), include_dashboard=False, log_to_driver=False)
+    from agenticrs.policies.ray_util import init_ray
+
+    init_ray(num_cpus=max(2, max(counts) + 1))
     try:
         rows = [measure(n, args.iterations, table, args.batch, args.envs_per_runner) for n in counts]
     finally:

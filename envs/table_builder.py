@@ -171,7 +171,7 @@ def build_table(
         workers: trials run at once (one backend per worker thread).
         backend: a Backend (cloned per worker if it has ``clone()``, else shared), a
             zero-argument factory, or ``None`` for ``LiveBackend(timeout_s, full_epochs,
-            use_ray=ray_address is not None, ray_address)``.
+            use_ray=ray_address is not None, ray_address, threads=cores // workers)``.
         progress: show a tqdm bar.
         ray_address: run trials as Ray tasks on this cluster (``"auto"``, ``"ray://host:10001"``).
         env, suite: recorded in the header (which env and suite the table covers).
@@ -211,7 +211,7 @@ def build_table(
     if extra:
         log.info("%d journaled/table trials are outside this build's configs, tasks or seeds; not in the output", extra)
 
-    factory = _backend_factory(backend, ray_address, timeout_s, full_epochs)
+    factory = _backend_factory(backend, ray_address, timeout_s, full_epochs, workers)
     session = {"kind": "session", "t": time.time(), "workers": workers, "pending": len(pending),
                "machine": _machine()}
     journal.parent.mkdir(parents=True, exist_ok=True)
@@ -261,13 +261,15 @@ def _append(f: Any, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _backend_factory(backend: Any, ray_address: str | None, timeout_s: float | None,
-                     full_epochs: int | None) -> Callable[[], tuple[Backend, bool]]:
+                     full_epochs: int | None, workers: int = 1) -> Callable[[], tuple[Backend, bool]]:
     """Returns ``make() -> (backend, owned)``; owned backends are closed by the builder."""
     if backend is None:
-        from agenticrs.envs.backends.live import DEFAULT_FULL_EPOCHS, LiveBackend
+        from agenticrs.envs.backends.live import DEFAULT_FULL_EPOCHS, LiveBackend, trial_threads
 
+        # Local: the cores are split among the workers. Ray: each trial reserves its one CPU.
+        threads = 1 if ray_address is not None else trial_threads(workers)
         kwargs = {"timeout_s": timeout_s, "full_epochs": full_epochs or DEFAULT_FULL_EPOCHS,
-                  "use_ray": ray_address is not None, "ray_address": ray_address}
+                  "use_ray": ray_address is not None, "ray_address": ray_address, "threads": threads}
         return lambda: (LiveBackend(**kwargs), True)
     if hasattr(backend, "evaluate") and not isinstance(backend, type):
         if hasattr(backend, "clone"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -263,16 +264,11 @@ def build_config(spec: TrainSpec) -> PPOConfig:
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> bool:
-    """Connect to ``address`` or start a local instance; True if this call started it."""
-    import ray
+    """Connect to ``address`` or start a local instance (see :func:`agenticrs.policies.ray_util.init_ray`:
+    quiet, loopback-only, one-line ``RayStartError``); True if this call started it."""
+    from agenticrs.policies.ray_util import init_ray as _init
 
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    return True
+    return _init(address, num_cpus=num_cpus)
 
 
 # ---------------------------------------------------------------------- training
@@ -293,8 +289,15 @@ def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool =
     """Train (or continue) a PPO run in ``run_dir`` until ``spec.timesteps`` env steps."""
     import ray
 
+    from agenticrs.policies.ray_util import check_cluster_has_agenticrs, describe_ray
+
     threads = use_policy_threads(spec.threads)  # the local learner (and runner) live in this process
     started = init_ray(spec.ray_address, num_cpus=max(2, (spec.num_env_runners + 1) * threads))
+    if spec.ray_address and spec.num_env_runners:
+        check_cluster_has_agenticrs()  # remote env runners build our envs: fail in one line, not in a runner
+    if progress:
+        print(f"rllib: {describe_ray(spec.ray_address)}; {spec.num_env_runners} env runners x "
+              f"{spec.num_envs_per_env_runner} envs, {threads} torch thread(s) each", file=sys.stderr, flush=True)
     logger = RunLogger(run_dir)
     algo = None
     try:

@@ -17,7 +17,9 @@ def run_ppo_with_0_and_1_env_runners(env_id: str, env_config: Mapping[str, Any],
     import ray
     from ray.rllib.algorithms.ppo import PPOConfig
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    from agenticrs.policies.ray_util import init_ray
+
+    init_ray(num_cpus=2)
     try:
         for runners in (0, 1):
             config = (

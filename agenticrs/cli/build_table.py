@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="only these fidelities of the action space")
     p.add_argument("--families", nargs="+", default=None, metavar="MODEL",
                    help="only configurations of these model families")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="only the first N (config, fidelity) pairs (after --families/--fidelities): a small "
+                        "scope, e.g. --tasks syn-mixed --seeds 1 --families pop itemknn --limit 4")
     p.add_argument("--timeout", type=float, default=600.0, help="live backend: seconds per trial before it is killed")
     p.add_argument("--full-epochs", type=int, default=None, help="live backend: epochs at fidelity 1.0")
     p.add_argument("--retry", nargs="+", default=(), choices=("failed", "timeout"),
@@ -64,8 +67,10 @@ def parse_backend_args(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def select_pairs(space: Any, families: list[str] | None, fidelities: list[float] | None) -> list[tuple[Any, float]]:
-    """The space's canonical ``(config, fidelity)`` pairs, restricted to ``families`` and ``fidelities``.
+def select_pairs(space: Any, families: list[str] | None, fidelities: list[float] | None,
+                 limit: int | None = None) -> list[tuple[Any, float]]:
+    """The space's canonical ``(config, fidelity)`` pairs, restricted to ``families`` and
+    ``fidelities``, then to the first ``limit``.
 
     Raises:
         ValueError: the env's space cannot be enumerated, or a family / fidelity is not in it.
@@ -87,6 +92,10 @@ def select_pairs(space: Any, families: list[str] | None, fidelities: list[float]
         if unknown_f:
             raise ValueError(f"--fidelities {unknown_f} not in the env's action space; it has {known_fids}")
         pairs = [(c, f) for c, f in pairs if round(f, 6) in wanted]
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {limit}")
+        pairs = pairs[:limit]
     if not pairs:
         raise ValueError("no (config, fidelity) pair is left after --families / --fidelities")
     return pairs
@@ -101,10 +110,13 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], Any]:
         raise ValueError(f"unknown backend kind {args.backend!r}; registered: {', '.join(list_backends())}")
     kwargs: dict[str, Any] = {}
     if kind == "live":
-        from agenticrs.envs.backends.live import DEFAULT_FULL_EPOCHS
+        from agenticrs.envs.backends.live import DEFAULT_FULL_EPOCHS, trial_threads
 
+        # Each trial's torch threads: this machine's cores split among --workers (Ray: 1 per trial,
+        # which reserves that CPU); --backend-arg threads=N overrides.
+        threads = 1 if args.ray_address is not None else trial_threads(args.workers)
         kwargs = {"timeout_s": args.timeout, "full_epochs": args.full_epochs or DEFAULT_FULL_EPOCHS,
-                  "use_ray": args.ray_address is not None, "ray_address": args.ray_address}
+                  "use_ray": args.ray_address is not None, "ray_address": args.ray_address, "threads": threads}
     kwargs.update(parse_backend_args(args.backend_arg))
     return lambda: make_backend(kind, **kwargs)
 
@@ -119,14 +131,17 @@ def run(args: argparse.Namespace) -> int:
         space = env_action_space(args.env)
         suite = get_suite(args.suite)
         tasks = [suite.task(n) for n in args.tasks] if args.tasks else list(suite.tasks)
-        pairs = select_pairs(space, args.families, args.fidelities)
+        pairs = select_pairs(space, args.families, args.fidelities, args.limit)
         factory = backend_factory(args)
     except (UnknownEnvError, KeyError, ValueError, TypeError) as e:
         return _error(e.args[0] if e.args else e)
 
     seeds = list(range(args.seeds))
     total = len(pairs) * len(tasks) * len(seeds)
-    where = f"Ray cluster {args.ray_address}" if args.ray_address else f"{args.workers} workers"
+    try:
+        where = _where(args)
+    except RuntimeError as e:  # RayStartError: a wrong address, a node without agenticrs
+        return _error(e)
     print(f"build-table {args.env} on suite {suite.name}: {len(pairs)} (config, fidelity) pairs x "
           f"{len(tasks)} tasks x {len(seeds)} seeds = {total} trials, {args.backend} backend, {where}", flush=True)
     header: dict[str, Any] = {"env_id": args.env}
@@ -151,6 +166,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {summary.path}: {summary.total} trials ({summary.ran} run now, {summary.skipped} already done; "
           f"{summary.failed} failed, {summary.timeout} timed out), build wall time {summary.wall_seconds:.0f} s")
     return 0
+
+
+def _where(args: argparse.Namespace) -> str:
+    """Where the trials run, for the start-up line; joins (and checks) the cluster with ``--ray-address``.
+
+    Raises:
+        RayStartError: the cluster cannot be reached, or a node cannot import agenticrs (one line).
+    """
+    import os
+
+    if args.ray_address is None:
+        from agenticrs.envs.backends.live import trial_threads
+
+        return (f"{args.workers} local worker processes x {trial_threads(args.workers)} torch thread(s) "
+                f"on {os.cpu_count()} cores")
+    from agenticrs.policies.ray_util import check_cluster_has_agenticrs, describe_ray, init_ray
+
+    init_ray(args.ray_address)
+    check_cluster_has_agenticrs()
+    return f"{describe_ray(args.ray_address)}, up to {args.workers} trials in flight, 1 CPU each"
 
 
 def _short_name(env_id: str) -> str:

@@ -62,6 +62,17 @@ DEFAULT_TRAIN_DEFAULTS: Mapping[str, Any] = {"batch_size": 64}
 embedded tasks have a few hundred users, so small batches give enough optimizer steps."""
 
 
+NODE_LOSS_RETRIES = 3
+"""Ray trial tasks rerun elsewhere this many times when their node or worker process dies."""
+
+
+def trial_threads(workers: int, cores: int | None = None) -> int:
+    """Torch threads per trial when ``workers`` trials run at once on ``cores`` cores (default: this
+    machine's): ``cores // workers``, at least 1, so parallel trials never oversubscribe the CPU."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
+
+
 def fidelity_epochs(fidelity: float, full_epochs: int) -> int:
     """Epochs a trial trains at ``fidelity`` of a ``full_epochs`` budget (at least one)."""
     if not 0.0 < fidelity <= 1.0:
@@ -311,7 +322,8 @@ class LiveBackend:
         record: record new trials in ``store`` (``False`` when the caller, e.g. an env that adds
             reward terms, records them itself).
         run_id, agent, env: labels for the trials recorded in ``store``.
-        ray_num_cpus: CPUs each Ray trial task reserves.
+        ray_num_cpus: CPUs each Ray trial task reserves (``None``: ``threads``); a trial on a
+            ``cuda`` device also reserves one GPU.
         startup_timeout_s: how long to wait for a worker subprocess to import torch.
     """
 
@@ -337,7 +349,7 @@ class LiveBackend:
         run_id: str | None = None,
         agent: str = "",
         env: str = "",
-        ray_num_cpus: float = 1.0,
+        ray_num_cpus: float | None = None,
         startup_timeout_s: float = 300.0,
     ):
         if full_epochs < 1:
@@ -353,7 +365,8 @@ class LiveBackend:
         self.setup_modules = tuple(setup_modules)
         self.reuse, self.record = tuple(reuse), record
         self.run_id, self.agent, self.env = run_id, agent, env
-        self.ray_num_cpus, self.startup_timeout_s = ray_num_cpus, startup_timeout_s
+        self.ray_num_cpus = float(threads if ray_num_cpus is None else ray_num_cpus)
+        self.startup_timeout_s = startup_timeout_s
         self.stats = {"trained": 0, "reused": 0, "failed": 0, "timeout": 0}
         self._worker: _Worker | None = None
         self._lock = threading.Lock()
@@ -469,14 +482,20 @@ class LiveBackend:
         from ray.exceptions import GetTimeoutError, RayError
 
         if not ray.is_initialized():
-            ray.init(address=self.ray_address, ignore_reinit_error=True, include_dashboard=False,
-                     log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}}
+            from agenticrs.policies.ray_util import init_ray
+
+            # A local instance's workers see this process's import path (tests, user modules).
+            init_ray(self.ray_address, runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}}
                      if self.ray_address is None else None)
         global _RAY_TRIAL
         if _RAY_TRIAL is None:
-            _RAY_TRIAL = ray.remote(max_retries=0)(run_trial)  # exported to the cluster once
+            # run_trial never raises, so Ray retries a trial only when its worker process or node dies
+            # (a node lost mid-build): it reruns on what is left instead of becoming a failed row.
+            _RAY_TRIAL = ray.remote(max_retries=NODE_LOSS_RETRIES)(run_trial)  # exported to the cluster once
         start = time.perf_counter()
-        ref = _RAY_TRIAL.options(num_cpus=self.ray_num_cpus).remote(req)
+        # Each trial declares what it uses: its threads' CPUs, and a GPU when it trains on one.
+        num_gpus = 1 if self.device.startswith("cuda") else 0
+        ref = _RAY_TRIAL.options(num_cpus=self.ray_num_cpus, num_gpus=num_gpus).remote(req)
         try:
             return ray.get(ref, timeout=self.timeout_s)
         except GetTimeoutError:

@@ -31,6 +31,7 @@ def test_failed_start_is_one_line(monkeypatch):
 
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", _failing_init)
+    monkeypatch.setattr(ray_util, "_check_reachable", lambda address, timeout_s: None)  # ray.init itself fails
     with pytest.raises(ray_util.RayStartError) as e:
         ray_util.init_ray("10.0.0.1:6379")
     msg = str(e.value)
