@@ -6,7 +6,8 @@
    policy against random search and TPE, same budget, same seeds.
 3. Print the comparison table and where the logs, checkpoint, JSON and plot are.
 
-Sized to finish in under a minute on an idle 2-core machine (see the defaults and the README).
+Sized to finish in about 30 s on an idle 2-core machine (29 s measured; 175 s at load average
+6-11 on a shared 2-core AMD EPYC, where the defaults' 20,000 SB3 steps took 107 s).
 With ``knowledge=PATH`` every trial and decision of both stages is recorded in that
 KnowledgeStore, as two runs (``stage`` ``train`` and ``benchmark`` in their metadata).
 """
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agenticrs.envs.knowledge import open_run
 from agenticrs.policies.training import TrainSpec, train
 
 ENV_ID = "agenticrs/AutoTrain-v0"
@@ -52,41 +54,27 @@ def run_main_job(
     if table:
         env_kwargs["backend_kwargs"] = {"table": table}
     defaults = SB3_HPARAMS if framework == "sb3" else RLLIB_HPARAMS
-    train_kwargs = {**env_kwargs, "split": "train", "max_trials": budget}
-    bench_kwargs = dict(env_kwargs)
-    if knowledge is not None:
-        from agenticrs.envs.knowledge import KnowledgeStore
-
-        store = KnowledgeStore(knowledge)
-        meta = {"command": "evolve", "env_id": ENV_ID, "suite": suite, "framework": framework, "seed": seed}
-        # Training envs are rebuilt from JSON (run.json, RLlib env_config): they get the path.
-        train_kwargs.update(store=str(knowledge), run_id=store.start_run({**meta, "stage": "train"}))
-        bench_kwargs.update(store=store, run_id=store.start_run({**meta, "stage": "benchmark", "seeds": seeds}))
-    spec = TrainSpec(env_id=ENV_ID, env_kwargs=train_kwargs,
-                     framework=framework, algo="ppo", timesteps=timesteps, seed=seed,
-                     hparams={**defaults, **(hparams or {})}, checkpoint_every=max(1, timesteps // 4),
-                     num_envs_per_env_runner=4)
-    print(f"[1/2] training {framework} PPO on {ENV_ID} (table backend, suite {suite!r} train tasks), "
-          f"{timesteps} steps", flush=True)
-    started_ray = False
-    if framework == "rllib":
-        from agenticrs.policies.ray_util import init_ray
-
-        started_ray = init_ray(None, num_cpus=2)  # quietly: Ray's start-up notices are not for this job's users
-    try:
-        trained = train(spec, logdir, progress=progress)
-    finally:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
+    meta = {"env_id": ENV_ID, "suite": suite, "framework": framework, "seed": seed, "seeds": seeds, "budget": budget}
+    with open_run(knowledge, "evolve", {**meta, "stage": "train"}) as recorded:
+        # run.env_kwargs() is the store's path and the run id: JSON, as run.json and RLlib need.
+        spec = TrainSpec(env_id=ENV_ID, env_kwargs={**env_kwargs, "split": "train", "max_trials": budget,
+                                                    **recorded.env_kwargs()},
+                         framework=framework, algo="ppo", timesteps=timesteps, seed=seed,
+                         hparams={**defaults, **(hparams or {})}, checkpoint_every=max(1, timesteps // 4),
+                         num_envs_per_env_runner=4)
+        print(f"[1/2] training {framework} PPO on {ENV_ID} (table backend, suite {suite!r} train tasks), "
+              f"{timesteps} steps", flush=True)
+        trained = _train(spec, logdir, progress)
+        recorded.summary.update(run_dir=str(trained.run_dir), timesteps_done=trained.timesteps)
     t_train = time.perf_counter() - t0
     print(f"      done in {t_train:.0f} s; checkpoint {trained.checkpoint}", flush=True)
 
     policies = ["ppo", *baselines]
     print(f"[2/2] benchmark on the test tasks: {', '.join(policies)}; {seeds} seeds x {budget} trials", flush=True)
-    traces = evolution.run(policies, env_id=ENV_ID, env_kwargs=bench_kwargs, split="test", seeds=seeds,
-                           budget=budget, checkpoint=str(trained.run_dir), progress=progress)
+    with open_run(knowledge, "evolve", {**meta, "stage": "benchmark", "policies": policies}) as recorded:
+        traces = evolution.run(policies, env_id=ENV_ID, env_kwargs={**env_kwargs, **recorded.env_kwargs()},
+                               split="test", seeds=seeds, budget=budget, checkpoint=str(trained.run_dir),
+                               progress=progress)
     out = trained.run_dir / "bench"
     settings = {"env_id": ENV_ID, "backend": "table", "table": table, "suite": suite, "split": "test",
                 "policies": policies, "seeds": seeds, "budget": budget, "checkpoint": str(trained.run_dir),
@@ -105,3 +93,19 @@ def run_main_job(
         print(f"knowledge:   {knowledge} (agenticrs knowledge show --db {knowledge})")
     result.update(run_dir=str(trained.run_dir), seconds=seconds, train_seconds=t_train)
     return result
+
+
+def _train(spec: TrainSpec, logdir: str | Path, progress: bool) -> Any:
+    """Train; RLlib gets a quiet local Ray (no start-up notices), stopped afterwards."""
+    started_ray = False
+    if spec.framework == "rllib":
+        from agenticrs.policies.ray_util import init_ray
+
+        started_ray = init_ray(None, num_cpus=2)
+    try:
+        return train(spec, logdir, progress=progress)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()

@@ -85,3 +85,22 @@ def make_env(env_id: str, kwargs: Mapping[str, Any]) -> Any:
     except (KeyError, ValueError, TypeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         raise CLIError(f"cannot build {env_id} with {describe_kwargs(env_id, kwargs)}: {msg}") from None
+
+
+def knowledge_run(path: str | None, command: str, meta: Mapping[str, Any]) -> Any:
+    """``open_run(path, command, meta)`` (``--knowledge PATH``; records nothing for ``None``).
+
+    Use it as ``with knowledge_run(...) as run:`` and pass ``run.env_kwargs()`` (JSON-able: the
+    store's path and the run id) to the env; the run ends ``ok``, ``failed`` or ``interrupted``.
+
+    Raises:
+        CLIError: the path cannot be a knowledge store (a folder, not SQLite, unwritable...).
+    """
+    from agenticrs.envs.knowledge import KnowledgeStoreError, open_run
+
+    try:
+        return open_run(path, command, meta)
+    except KeyboardInterrupt:
+        raise
+    except KnowledgeStoreError as e:
+        raise CLIError(f"--knowledge {path}: {e}") from None

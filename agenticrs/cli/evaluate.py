@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from agenticrs.cli.env_args import add_env_arguments, env_overrides, make_env
+from agenticrs.cli.env_args import add_env_arguments, env_overrides, knowledge_run, make_env
 from agenticrs.cli.envs import check_env_id
 from agenticrs.cli.errors import CLIError, check_at_least, json_object
 from agenticrs.cli.policy_check import check_policy_fits
@@ -38,7 +38,6 @@ def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", ep
     env is refused before any episode (:class:`~agenticrs.cli.errors.CLIError`).
     """
     from agenticrs.cli.train import FRAMEWORKS
-    from agenticrs.policies.episode import run_episode
     from agenticrs.policies.training import load_policy, read_meta
 
     check_at_least("--episodes", episodes)
@@ -60,47 +59,53 @@ def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", ep
     kwargs = env_overrides(flags, base=base)
     split = tasks if tasks in ("test", "train", "all") else "all"
     kwargs.update(split=split, obs_mode=policy.obs_mode)
-    if knowledge:
-        kwargs.update(_knowledge_kwargs(knowledge, {"command": "evaluate", "checkpoint": meta["_path"],
-                                                    "env_id": env_id, "episodes": episodes}))
     env = make_env(env_id, kwargs)
-    check_policy_fits(policy, env, meta["_path"], env_id, meta.get("env_id"))
-    names = [t.name for t in env.unwrapped.tasks] if tasks in ("test", "train", "all") else \
-        [n.strip() for n in tasks.split(",") if n.strip()]
+    try:  # everything a user can get wrong is refused before a knowledge-store run starts
+        check_policy_fits(policy, env, meta["_path"], env_id, meta.get("env_id"))
+        names = [t.name for t in env.unwrapped.tasks] if tasks in ("test", "train", "all") else \
+            [n.strip() for n in tasks.split(",") if n.strip()]
+        for name in names:
+            try:
+                env.unwrapped.suite.task(name)
+            except KeyError as e:  # names the unknown task and the suite's tasks
+                raise CLIError(e.args[0] if e.args else str(e)) from None
+    except BaseException:
+        env.close()
+        raise
     report: dict[str, Any] = {"checkpoint": meta["_path"], "env_id": env_id, "tasks": {}}
-    for name in names:
+    run_meta = {"checkpoint": meta["_path"], "env_id": env_id, "tasks": names, "episodes": episodes}
+    with knowledge_run(knowledge, "evaluate", run_meta) as recorded:
+        if recorded.run_id is not None:  # the same env, recording into the run
+            env.close()
+            env = make_env(env_id, {**kwargs, **recorded.env_kwargs()})
         try:
-            env.unwrapped.suite.task(name)
-        except KeyError as e:  # names the unknown task and the suite's tasks
-            raise CLIError(e.args[0] if e.args else str(e)) from None
-        traces = [run_episode(env, policy, seed=s, task=name) for s in range(episodes)]
-        inc = [t.incumbent or {} for t in traces]
-
-        def ms(xs: list[float]) -> list[float]:
-            a = np.asarray(xs, dtype=float)
-            return [float(np.nanmean(a)), float(np.nanstd(a, ddof=1) / np.sqrt(len(a))) if len(a) > 1 else 0.0]
-
-        report["tasks"][name] = {
-            "best_valid": ms([i.get("valid", np.nan) for i in inc]),
-            "best_test": ms([i.get("test", np.nan) for i in inc]),
-            "regret": ms([t.final_regret for t in traces]),
-            "compute_seconds": ms([t.compute for t in traces]),
-            "trials": len(traces[0].trials),
-            "incumbents": [f"{i.get('model')} {i.get('params')} @{i.get('fidelity')}" for i in inc],
-        }
-    env.close()
+            for name in names:
+                report["tasks"][name] = _evaluate_task(env, policy, name, episodes)
+        finally:
+            env.close()
+        recorded.summary["regret"] = {n: r["regret"][0] for n, r in report["tasks"].items()}
     return report
 
 
-def _knowledge_kwargs(path: str, meta: dict[str, Any]) -> dict[str, Any]:
-    """``{"store": KnowledgeStore(path), "run_id": ...}`` for the env; a bad file is one line."""
-    from agenticrs.envs.knowledge import KnowledgeStore
+def _evaluate_task(env: Any, policy: Any, task: str, episodes: int) -> dict[str, Any]:
+    """``episodes`` seeded episodes of ``policy`` on ``task``: mean ± s.e. of the incumbent's metrics."""
+    from agenticrs.policies.episode import run_episode
 
-    try:
-        store = KnowledgeStore(path)
-        return {"store": store, "run_id": store.start_run(meta)}
-    except Exception as e:  # noqa: BLE001 - sqlite3 / OS / schema errors name the file themselves
-        raise CLIError(f"--knowledge {path}: {type(e).__name__}: {e}") from None
+    traces = [run_episode(env, policy, seed=s, task=task) for s in range(episodes)]
+    inc = [t.incumbent or {} for t in traces]
+
+    def ms(xs: list[float]) -> list[float]:
+        a = np.asarray(xs, dtype=float)
+        return [float(np.nanmean(a)), float(np.nanstd(a, ddof=1) / np.sqrt(len(a))) if len(a) > 1 else 0.0]
+
+    return {
+        "best_valid": ms([i.get("valid", np.nan) for i in inc]),
+        "best_test": ms([i.get("test", np.nan) for i in inc]),
+        "regret": ms([t.final_regret for t in traces]),
+        "compute_seconds": ms([t.compute for t in traces]),
+        "trials": len(traces[0].trials),
+        "incumbents": [f"{i.get('model')} {i.get('params')} @{i.get('fidelity')}" for i in inc],
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,8 @@ from agenticrs.cli.errors import CLIError, check_at_least, json_object
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evolve", help="main job: train a PPO evolution policy on the embedded suite and "
-                                      "compare it with random search and TPE on the test tasks (under a "
-                                      "minute on an idle 2-core machine, see the README)")
+                                      "compare it with random search and TPE on the test tasks (about 30 s "
+                                      "on an idle 2-core machine; a few minutes on a busy one)")
     p.add_argument("--framework", default="sb3", choices=("rllib", "sb3"),
                    help="sb3 (default: faster on 2 cores) or rllib (action-masking RLModule)")
     p.add_argument("--timesteps", type=int, default=None, help="training env steps (default: the main job's)")
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agenticrs.envs.knowledge import KnowledgeStoreError
     from agenticrs.policies.main_job import run_main_job
     from agenticrs.policies.ray_util import RayStartError
 
@@ -43,4 +44,6 @@ def run(args: argparse.Namespace) -> int:
                      progress=not args.no_progress, knowledge=args.knowledge, **kwargs)
     except RayStartError as e:
         raise CLIError(str(e)) from None
+    except KnowledgeStoreError as e:
+        raise CLIError(f"--knowledge {args.knowledge}: {e}") from None
     return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from agenticrs.cli.env_args import add_env_arguments, describe_kwargs, env_overrides, make_env
+from agenticrs.cli.env_args import add_env_arguments, describe_kwargs, env_overrides, knowledge_run, make_env
 from agenticrs.cli.envs import check_env_id
 from agenticrs.cli.errors import CLIError, check_at_least, json_object
 
@@ -118,50 +118,28 @@ def _say_rounding(spec: Any, done: int) -> None:
               f"a smaller {knob} in --hparams gives a finer budget", file=sys.stderr, flush=True)
 
 
-def _open_knowledge(path: str, spec: Any, command: str) -> tuple[str, str]:
-    """Create or open the store and start a run; returns ``(path, run_id)`` for the env kwargs."""
-    from agenticrs.envs.knowledge import KnowledgeStore
-
-    try:
-        store = KnowledgeStore(path)
-        run_id = store.start_run({"command": command, "env_id": spec.env_id, "framework": spec.framework,
-                                  "algo": spec.algo, "seed": spec.seed, "timesteps": spec.timesteps})
-    except Exception as e:  # noqa: BLE001 - sqlite3 / OS / schema errors name the file themselves
-        raise CLIError(f"--knowledge {path}: {type(e).__name__}: {e}") from None
-    return str(Path(path)), run_id
-
-
-def run(args: argparse.Namespace) -> int:
+def _resumed(args: argparse.Namespace) -> tuple[Any, int]:
+    """``(spec of the run in --resume with the new --timesteps, env steps already done)``."""
     import dataclasses
     import json
 
-    from agenticrs.policies.training import TrainSpec, read_meta, train
+    from agenticrs.policies.training import TrainSpec, read_meta
 
-    check_at_least("--timesteps", args.timesteps)
-    check_at_least("--checkpoint-every", args.checkpoint_every)
-    check_at_least("--num-envs-per-env-runner", args.num_envs_per_env_runner)
-    check_at_least("--num-env-runners", args.num_env_runners, 0)
-    done = 0
-    if args.resume:
-        saved = Path(args.resume) / "run.json"
-        if not saved.is_file():
-            raise CLIError(f"--resume {args.resume}: no run.json there; pass a run folder of `agenticrs train`")
-        old = TrainSpec.from_dict(json.loads(saved.read_text()))
-        spec = dataclasses.replace(old, timesteps=max(args.timesteps, old.timesteps))
-        try:
-            done = int(read_meta(args.resume)["timesteps"])
-        except FileNotFoundError as e:
-            raise CLIError(str(e)) from None
-    else:
-        spec = build_spec(args)
-        if args.knowledge:
-            store, run_id = _open_knowledge(args.knowledge, spec, "train")
-            spec = dataclasses.replace(spec, env_kwargs={**spec.env_kwargs, "store": store, "run_id": run_id})
-        print(f"training {spec.framework} {spec.algo} on {spec.env_id} ({describe_kwargs(spec.env_id, spec.env_kwargs)})",
-              file=sys.stderr, flush=True)
-        # Build it once here: a bad suite, backend or keyword is one line now, not a traceback after Ray starts.
-        make_env(spec.env_id, spec.env_kwargs).close()
-    _say_rounding(spec, done)
+    saved = Path(args.resume) / "run.json"
+    if not saved.is_file():
+        raise CLIError(f"--resume {args.resume}: no run.json there; pass a run folder of `agenticrs train`")
+    old = TrainSpec.from_dict(json.loads(saved.read_text()))
+    try:
+        done = int(read_meta(args.resume)["timesteps"])
+    except FileNotFoundError as e:
+        raise CLIError(str(e)) from None
+    return dataclasses.replace(old, timesteps=max(args.timesteps, old.timesteps)), done
+
+
+def _train(spec: Any, args: argparse.Namespace) -> Any:
+    """Start Ray quietly if the framework needs it, train, stop what this call started."""
+    from agenticrs.policies.training import train
+
     started_ray = False
     if FRAMEWORKS[spec.framework].ray:
         from agenticrs.policies.ray_util import RayStartError, init_ray
@@ -171,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         except RayStartError as e:
             raise CLIError(str(e)) from None
     try:
-        result = train(spec, args.logdir, resume=args.resume, progress=not args.no_progress)
+        return train(spec, args.logdir, resume=args.resume, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("interrupted: the last checkpoint is usable; continue with --resume <run folder>", file=sys.stderr)
         raise
@@ -180,11 +158,37 @@ def run(args: argparse.Namespace) -> int:
             import ray
 
             ray.shutdown()
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    check_at_least("--timesteps", args.timesteps)
+    check_at_least("--checkpoint-every", args.checkpoint_every)
+    check_at_least("--num-envs-per-env-runner", args.num_envs_per_env_runner)
+    check_at_least("--num-env-runners", args.num_env_runners, 0)
+    if args.resume:  # the run's own spec (and its knowledge store, if it had one) continues
+        spec, done = _resumed(args)
+        knowledge = None
+    else:
+        spec, done, knowledge = build_spec(args), 0, args.knowledge
+        print(f"training {spec.framework} {spec.algo} on {spec.env_id} ({describe_kwargs(spec.env_id, spec.env_kwargs)})",
+              file=sys.stderr, flush=True)
+        # Build it once here: a bad suite, backend or keyword is one line now, not a traceback after Ray starts.
+        make_env(spec.env_id, spec.env_kwargs).close()
+    _say_rounding(spec, done)
+    meta = {"env_id": spec.env_id, "framework": spec.framework, "algo": spec.algo, "seed": spec.seed,
+            "timesteps": spec.timesteps, "env_kwargs": spec.env_kwargs}
+    with knowledge_run(knowledge, "train", meta) as recorded:
+        spec = dataclasses.replace(spec, env_kwargs={**spec.env_kwargs, **recorded.env_kwargs()})
+        result = _train(spec, args)
+        recorded.summary.update(run_dir=str(result.run_dir), timesteps_done=result.timesteps,
+                                final_regret=result.metrics.get("env/regret"))
     print(f"trained {result.timesteps} steps in {result.seconds:.1f} s; "
           f"final env/regret {result.metrics.get('env/regret', float('nan')):.4f}")
     print(f"run folder:  {result.run_dir}")
     print(f"checkpoint:  {result.checkpoint}")
     print(f"TensorBoard: tensorboard --logdir {args.logdir}")
-    if args.knowledge and not args.resume:
-        print(f"knowledge:   {args.knowledge} (run {spec.env_kwargs['run_id']}; agenticrs knowledge show --db {args.knowledge})")
+    if recorded.run_id is not None:
+        print(f"knowledge:   {knowledge} (run {recorded.run_id}; agenticrs knowledge show --db {knowledge})")
     return 0
