@@ -138,3 +138,61 @@ def test_rllib_one_remote_env_runner(tmp_path, table_kwargs):
     result = train(spec, tmp_path, progress=False)
     assert result.timesteps >= 64
     _evaluate(load_policy(result.run_dir), table_kwargs)
+
+
+NO_NETWORK_DRIVER = r"""
+import json, socket, sys
+from pathlib import Path
+outside = []
+_connect = socket.socket.connect
+def connect(self, address):  # record any connection this driver tries to open off the machine
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not str(address[0]).startswith(("127.", "::1", "localhost")):
+        outside.append(str(address))
+    return _connect(self, address)
+socket.socket.connect = connect
+from agenticrs.policies.training import TrainSpec, train
+spec = TrainSpec(env_kwargs=json.loads(sys.argv[2]), framework="rllib", timesteps=100_000, checkpoint_every=64,
+                 hparams={"train_batch_size_per_learner": 64, "minibatch_size": 32, "num_epochs": 1,
+                          "fcnet_hiddens": [16]})
+try:
+    train(spec, sys.argv[1], progress=False)
+finally:
+    Path(sys.argv[1], "outside.json").write_text(json.dumps(outside))
+"""
+
+
+def test_rllib_without_a_network_stops_on_sigterm_with_a_usable_checkpoint(tmp_path, table_kwargs):
+    """RLlib training in a network namespace with only loopback (no route out): Ray starts without its
+    outside-IP probe, the driver opens no off-machine connection, and SIGTERM stops the run in seconds
+    leaving a checkpoint that loads and acts."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare and ip (util-linux, iproute2)")
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode != 0:
+        pytest.skip("user/network namespaces are not permitted here")
+    cmd = ["unshare", "-rn", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable, "-c",
+           NO_NETWORK_DRIVER, str(tmp_path), json.dumps(table_kwargs)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob("*/checkpoint/" + META_FILE)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no checkpoint; rc {proc.returncode}: {proc.communicate()[1][-3000:]}")
+        time.sleep(0.2)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    stopped_in = time.monotonic() - sent
+    print(f"SIGTERM to exit: {stopped_in:.1f} s")
+    assert stopped_in < 20, f"SIGTERM took {stopped_in:.1f} s"
+    assert "KeyboardInterrupt" in err  # the adapter's Ctrl-C path: checkpoint, then stop
+    assert "external connectivity" not in err and "8.8.8.8" not in err, err[-2000:]
+    assert json.loads((tmp_path / "outside.json").read_text()) == []
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert read_meta(run_dir)["timesteps"] >= 64
+    _evaluate(load_policy(run_dir), table_kwargs)
