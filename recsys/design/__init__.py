@@ -12,6 +12,9 @@ plus :mod:`.grammar` (seeded sampling, a finite list of mutation operators, cros
 :mod:`.library` (SASRec, BERT4Rec, GRU4Rec... as programs). See ``notes/design_api.md``.
 """
 
+import importlib
+from typing import Any
+
 from agenticrs.recsys.design.canonical import canonical_dict, canonical_json, canonicalise, program_hash
 from agenticrs.recsys.design.errors import (
     DesignError,
@@ -43,13 +46,6 @@ from agenticrs.recsys.design.program import (
 )
 from agenticrs.recsys.design.text import parse, to_text
 from agenticrs.recsys.design.validate import DEFAULT_LIMITS, Limits, find_errors, validate
-from agenticrs.recsys.design.compile import (  # noqa: E402  (registers the "design" model)
-    DesignRecommender,
-    compile_program,
-    count_parameters,
-    run_program,
-    train_overrides,
-)
 from agenticrs.recsys.design.library import LIBRARY, get_program
 from agenticrs.recsys.design.grammar import (
     OPERATORS,
@@ -67,3 +63,13 @@ __all__ = [
     "count_parameters", "crossover", "find_errors", "from_dict", "get_program", "mutate", "parse", "program_hash",
     "run_program", "sample_program", "to_dict", "to_text", "train_overrides", "validate",
 ]
+
+_LAZY = {name: "agenticrs.recsys.design.compile"
+         for name in ("DesignRecommender", "compile_program", "count_parameters", "run_program", "train_overrides")}
+"""Names whose module imports torch: loaded on first use, so parsing and validating stay light."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -362,20 +362,21 @@ def applicable(program: Program, limits: Limits = DEFAULT_LIMITS, n_items: int |
 
 def mutate(program: Program, rng: np.random.Generator, limits: Limits = DEFAULT_LIMITS, n_items: int | None = None,
            n_ops: int = 1, max_tries: int = 50) -> Program:
-    """``program`` after ``n_ops`` random applicable operators (each result valid and different).
+    """``program`` after ``n_ops`` random applicable operators (each result valid and unlike every earlier one).
 
     Raises:
         RuntimeError: no operator applies (should not happen for a valid program).
     """
     from agenticrs.recsys.design.canonical import canonical_json
 
-    current = program
+    current, seen = program, {canonical_json(program)}
     for _ in range(n_ops):
-        base = canonical_json(current)
         for _ in range(max_tries):
             child = OPERATORS[int(rng.integers(len(OPERATORS)))](current)
-            if canonical_json(child) != base and not find_errors(child, limits, n_items):
+            key = canonical_json(child)
+            if key not in seen and not find_errors(child, limits, n_items):  # never back to an earlier program
                 current = child
+                seen.add(key)
                 break
         else:
             raise RuntimeError(f"no valid mutation of the program found in {max_tries} tries")
