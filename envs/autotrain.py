@@ -14,7 +14,7 @@ import numpy as np
 
 from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult
 from agenticrs.envs.rewards import DEFAULT_WEIGHTS, EpisodeState
-from agenticrs.envs.spaces import CLOSED_FORM, DEFAULT_DIMS, FAMILIES, FIDELITIES, AutoTrainSpace, Dim
+from agenticrs.envs.spaces import CLOSED_FORM, DEFAULT_DIMS, FAMILIES, FIDELITIES, SPACES, AutoTrainSpace, Dim
 from agenticrs.envs.trial_env import (  # re-exported: the public names of this module since v0
     META_FEATURES,
     OBS_HIGH,
@@ -124,6 +124,8 @@ class AutoTrainEnv(TrialEnv):
     * ``reward_weights``, ``metric_scale`` (1.0), ``cost_scale`` (60 s per cost unit).
     * ``obs_mode``: ``"flat"`` or ``"dict"``.
     * ``families``, ``dims``, ``fidelities``: the action space (defaults above).
+    * ``space``: a named space overriding those three (``"v0"`` the default above, ``"v1"`` the
+      harder space of ``AutoTrain-v1``, :data:`~agenticrs.envs.spaces.V1_DIMS`).
     * ``store``: a :class:`~agenticrs.envs.knowledge.KnowledgeStore` or the path of its file (JSON-able
       kwargs); every step's trial and decision are recorded, in one transaction, with ``run_id`` and ``agent``.
     * ``render_mode``: ``None`` or ``"ansi"``.
@@ -133,8 +135,10 @@ class AutoTrainEnv(TrialEnv):
     when present: ``task_stats(task) -> dict`` (meta-features without loading data) and
     ``best_known(task, metric) -> float | None`` (the scale). The trial seed is drawn from
     ``np_random`` at reset, so the same reset seed with a table or surrogate backend gives an
-    identical episode. A backend exception becomes a ``failed`` trial (with the reason), never
-    a crashed episode.
+    identical episode. A backend exception, and a result that
+    :func:`~agenticrs.envs.core.validate_result` rejects (``None``, NaN, infinite or negative
+    numbers, wrong types), become a ``failed`` trial with the reason and the failure penalty,
+    never a crashed episode, a non-finite reward or an observation outside the space.
 
     ## Cost per step
     Table: a dictionary lookup (tens of microseconds per step, see
@@ -143,6 +147,12 @@ class AutoTrainEnv(TrialEnv):
 
     ## Version History
     * v0: initial version.
+    * v1: a harder space (issue 29): EASE joins the families, three choices per dimension
+      (embedding 32-128, 1-3 layers, dropout 0-0.5, lr 3e-4 to 3e-3, history 20-100, CE or BCE
+      with 1 or 16 negatives, ItemKNN neighbours, EASE L2) and three fidelities: 1,069
+      configurations, so the best one differs between datasets. Action space
+      ``[7, 3 x 8, 3]``, observation ``Box(0, 10, (41,))``. Live backend by default (no table is
+      shipped); ``space="v1"`` on ``AutoTrain-v0`` is the same env.
     """
 
     env_name: ClassVar[str] = "autotrain"
@@ -170,9 +180,16 @@ class AutoTrainEnv(TrialEnv):
         run_id: str | None = None,
         agent: str = "autotrain",
         render_mode: str | None = None,
+        space: str | None = None,
     ):
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
+        if space is not None:
+            if space not in SPACES:
+                raise ValueError(f"unknown AutoTrain space {space!r}; named spaces: {sorted(SPACES)}")
+            families, dims, fidelities = SPACES[space]
+            if space != "v0":
+                self.registry_id = f"agenticrs/AutoTrain-{space}"  # type: ignore[misc]
         self.max_seconds_override = max_seconds
         self._space_args = (families, dims, fidelities)  # read by _space() inside the base __init__
         super().__init__(backend=backend, suite=suite, split=split, tasks=tasks, max_trials=max_trials,

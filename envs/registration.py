@@ -144,6 +144,9 @@ def register_builtin_envs() -> None:
             continue
         register_env(id, entry_point, backends=backends, describe_kwargs={"backend": _NullBackend()},
                      overwrite=True)
+    if "agenticrs/AutoTrain-v1" not in _ENVS:  # the harder space (issue 29); v0 keeps its meaning
+        register_env("agenticrs/AutoTrain-v1", "agenticrs.envs.autotrain:AutoTrainEnv", backends=("live",),
+                     describe_kwargs={"backend": _NullBackend()}, overwrite=True, space="v1", backend="live")
 
 
 # ---------------------------------------------------------------------- plugins

@@ -24,8 +24,26 @@ from agenticrs.envs.core import TrialConfig
 FAMILIES: tuple[str, ...] = ("pop", "itemknn", "bprmf", "gru4rec", "sasrec", "bert4rec")
 """Default model families (registered names in :mod:`agenticrs.recsys.models`)."""
 
-CLOSED_FORM: frozenset[str] = frozenset({"pop", "itemknn"})
-"""Families without a training loop: the fidelity (epochs) does not apply to them."""
+CLOSED_FORM: frozenset[str] = frozenset({"pop", "itemknn", "ease"})
+"""Families without a training loop: the fidelity (epochs) does not apply to them.
+
+(``ease`` joined for AutoTrain-v1; it is in no v0 family list, so v0's space is unchanged.)"""
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A choice that sets several config fields at once, e.g. ``loss="bce"`` with 16 negatives.
+
+    Attributes:
+        label: how the choice is shown (``describe()``, docs).
+        fields: ``((field, value), ...)`` written into the configuration.
+    """
+
+    label: str
+    fields: tuple[tuple[str, Any], ...]
+
+    def __str__(self) -> str:
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -94,8 +112,45 @@ one tuple rather than ``DEFAULT_DIMS + ...``. With ``families=FAMILIES`` it give
 119 configurations; with ``FAMILIES + GENERATIVE_FAMILIES``, 119 + 8 TIGER + 128 LWGR + 32
 LWGR-fixed."""
 
+# ---------------------------------------------------------------------- AutoTrain-v1 (issue 29)
+V1_FAMILIES: tuple[str, ...] = ("pop", "itemknn", "ease", "bprmf", "gru4rec", "sasrec", "bert4rec")
+"""AutoTrain-v1 families: v0's plus EASE, a closed-form model strong on sparse, short-history data."""
+
+_V1_NEURAL = frozenset({"bprmf", "gru4rec", "sasrec", "bert4rec"})
+_V1_SEQ = frozenset({"gru4rec", "sasrec", "bert4rec"})
+_V1_TRANSFORMERS = frozenset({"sasrec", "bert4rec"})
+
+V1_DIMS: tuple[Dim, ...] = (
+    Dim("embedding_dim", (64, 32, 128), _V1_NEURAL),
+    Dim("layers", (2, 1, 3), _V1_TRANSFORMERS),
+    Dim("dropout", (0.2, 0.0, 0.5), _V1_SEQ),
+    Dim("lr", (1e-3, 3e-4, 3e-3), _V1_NEURAL),
+    Dim("max_len", (50, 20, 100), _V1_SEQ),
+    Dim("loss", ("ce", Fields("bce-1", (("loss", "bce"), ("n_negatives", 1))),
+                 Fields("bce-16", (("loss", "bce"), ("n_negatives", 16)))), frozenset({"sasrec"})),
+    Dim("k_neighbors", (100, 20, 500), frozenset({"itemknn"})),
+    Dim("l2", (200.0, 50.0, 1000.0), frozenset({"ease"})),
+)
+"""AutoTrain-v1 dimensions: three choices each, index 0 the model's usual default.
+
+Wider than v0 on every axis (embedding 32-128, 1-3 layers, dropout 0-0.5, lr 3e-4 to 3e-3,
+history 20-100, full-softmax CE or BCE with 1 or 16 sampled negatives) and with the
+closed-form families' own knobs (ItemKNN's neighbourhood, EASE's L2), so that which
+family and settings win depends on the data: 1,069 configurations, 3,193 with fidelities,
+137,781 raw actions (the lookup table builds in about a second). No table is shipped for
+it: use ``backend="live"`` (its registered default)."""
+
+V1_FIDELITIES: tuple[float, ...] = (1.0, 0.5, 0.25)
+"""AutoTrain-v1 fidelities: full, half and a quarter of the epochs (v0: full and a quarter)."""
+
 FIDELITIES: tuple[float, ...] = (1.0, 0.25)
 """Training fidelity = fraction of the backend's full epoch budget; index 0 (full) is canonical."""
+
+SPACES: Mapping[str, tuple[tuple[str, ...], tuple[Dim, ...], tuple[float, ...]]] = {
+    "v0": (FAMILIES, DEFAULT_DIMS, FIDELITIES),
+    "v1": (V1_FAMILIES, V1_DIMS, V1_FIDELITIES),
+}
+"""Named AutoTrain spaces ``(families, dims, fidelities)``: ``AutoTrainEnv(space="v1")``, one per env version."""
 
 DERIVED: Mapping[str, Mapping[str, str]] = {
     "gru4rec": {"hidden": "embedding_dim"},
@@ -162,15 +217,19 @@ class AutoTrainSpace(spaces.MultiDiscrete):
         canonical_actions: list[np.ndarray] = []
         lut = np.empty(int(np.prod(self._nvec_list)), dtype=np.int64)
         self._applies_by_family = [self._applies(f) for f in self.families]
+        by_canon: dict[tuple[int, ...], int] = {}  # most raw actions share a canonical one: build each config once
         for flat, action in enumerate(itertools.product(*(range(n) for n in self._nvec_list))):
             canon = self._canonical(action)
-            config, fidelity = self._materialise(canon)
-            key = (config, fidelity)
-            pid = index.get(key)
+            pid = by_canon.get(canon)
             if pid is None:
-                pid = index[key] = len(pairs)
-                pairs.append(key)
-                canonical_actions.append(np.asarray(canon, dtype=np.int64))
+                config, fidelity = self._materialise(canon)
+                key = (config, fidelity)
+                pid = index.get(key)
+                if pid is None:
+                    pid = index[key] = len(pairs)
+                    pairs.append(key)
+                    canonical_actions.append(np.asarray(canon, dtype=np.int64))
+                by_canon[canon] = pid
             lut[flat] = pid
         self._pairs = pairs
         self._pair_index = index
@@ -186,7 +245,11 @@ class AutoTrainSpace(spaces.MultiDiscrete):
 
     def _materialise(self, canon: Sequence[int]) -> tuple[TrialConfig, float]:
         family = self.families[canon[0]]
-        params = {d.name: d.choices[i] for d, i, ok in zip(self.dims, canon[1:-1], self._applies(family)[1:-1]) if ok}
+        params: dict[str, Any] = {}
+        for d, i, ok in zip(self.dims, canon[1:-1], self._applies(family)[1:-1]):
+            if ok:
+                choice = d.choices[i]
+                params.update(choice.fields if isinstance(choice, Fields) else ((d.name, choice),))
         for target, source in DERIVED.get(family, {}).items():
             if source in params:
                 params[target] = params[source]
@@ -290,7 +353,8 @@ class AutoTrainSpace(spaces.MultiDiscrete):
         """JSON-able summary: dimensions, choices and sizes (for ``agenticrs envs`` and docs)."""
         return {
             "family": list(self.families),
-            **{d.name: {"choices": list(d.choices), "families": sorted(d.families)} for d in self.dims},
+            **{d.name: {"choices": [str(c) if isinstance(c, Fields) else c for c in d.choices],
+                        "families": sorted(d.families)} for d in self.dims},
             "fidelity": list(self.fidelities),
             "canonical_configs": len(self.configs()),
             "canonical_pairs": len(self._pairs),

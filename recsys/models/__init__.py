@@ -14,6 +14,7 @@ from agenticrs.recsys.models.base import (
 )
 from agenticrs.recsys.models import pop  # noqa: F401  (registers "pop")
 from agenticrs.recsys.models import itemknn  # noqa: F401  (registers "itemknn")
+from agenticrs.recsys.models import ease  # noqa: F401  (registers "ease")
 from agenticrs.recsys.models import bprmf  # noqa: F401  (registers "bprmf")
 from agenticrs.recsys.models import gru4rec  # noqa: F401  (registers "gru4rec")
 from agenticrs.recsys.models import sasrec  # noqa: F401  (registers "sasrec")

@@ -121,3 +121,17 @@ def test_each_policy_keeps_one_style():
     assert policy_style("my-searcher") == policy_style("my-searcher")
     colours = [st["color"] for st in STYLES.values()]
     assert len(set(colours)) == len(colours)
+
+
+def test_default_order_gap():
+    from agenticrs.benchmarks.default_gap import default_gap
+    from agenticrs.envs.backends.table import Table
+    from agenticrs.envs.core import TrialConfig, TrialResult
+
+    a, b = TrialConfig.make("pop"), TrialConfig.make("itemknn", max_len=20)
+    values = {("t1", a): 0.2, ("t1", b): 0.1, ("t2", a): 0.2, ("t2", b): 0.1, ("t3", a): 0.1, ("t3", b): 0.4}
+    table = Table([TrialResult(c, t, 1.0, 0, "ok", valid={"ndcg@10": v}) for (t, c), v in values.items()])
+    r = default_gap(table, ["t1", "t2"], ["t3"])
+    assert r["default"]["model"] == "pop" and r["gap"] == {"t3": pytest.approx(0.75)}
+    assert r["best"]["t3"]["model"] == "itemknn" and r["share_at_target"] == 1.0
+    assert default_gap(table, ["t1", "t2", "t3"], ["t1"])["gap"]["t1"] == 0.0  # pop: mean regret 0.25 vs 0.5
