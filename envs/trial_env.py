@@ -7,6 +7,11 @@ backend kinds, extra observation features and extra reward terms (template metho
 ``_space``, ``_live_backend``, ``_task_features``, ``_result_features``; AutoTrain also
 overrides the lower-level hooks ``_decode``, ``_new_state``, ``_write_result_features``...).
 
+Every backend result enters through :meth:`TrialEnv.evaluate_trial`, which passes it through
+:func:`~agenticrs.envs.core.validate_result`: an exception, ``None``, a NaN, infinite or
+negative number or a wrong type becomes a ``failed`` trial with its reason, so rewards stay
+finite and observations inside the space whatever a backend does.
+
 The layout of the flat observation (``Box(0, 10)``, every feature clipped):
 
 | slice | features |
