@@ -82,7 +82,7 @@ def make_env(env_id: str, kwargs: Mapping[str, Any]) -> Any:
 
     try:
         return gym.make(env_id, **kwargs)
-    except (KeyError, ValueError, TypeError) as e:
+    except (KeyError, ValueError, TypeError, FileNotFoundError) as e:  # e.g. no table for the suite
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         raise CLIError(f"cannot build {env_id} with {describe_kwargs(env_id, kwargs)}: {msg}") from None
 

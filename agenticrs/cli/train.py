@@ -26,10 +26,16 @@ class Framework:
 
     Attributes:
         rollout: ``spec -> (env steps per update, what sets it)``; budgets round up to whole updates.
+        knob: the ``--hparams`` key that sets the rollout size (named in the rounding note).
+        chunked: each checkpoint chunk (``--checkpoint-every``) is rounded up on its own (SB3 ``learn``).
+        exact: the framework samples exactly whole rollouts (else the note says "about").
         ray: whether training runs on Ray (the CLI starts it quietly, see ``policies.ray_util``).
     """
 
     rollout: Callable[[Any], tuple[int, str]]
+    knob: str
+    chunked: bool = False
+    exact: bool = True
     ray: bool = False
 
 
@@ -48,8 +54,8 @@ def _rllib_rollout(spec: Any) -> tuple[int, str]:
 
 
 FRAMEWORKS: dict[str, Framework] = {
-    "rllib": Framework(_rllib_rollout, ray=True),
-    "sb3": Framework(_sb3_rollout),
+    "rllib": Framework(_rllib_rollout, "train_batch_size_per_learner", exact=False, ray=True),
+    "sb3": Framework(_sb3_rollout, "n_steps", chunked=True),
 }
 
 
@@ -101,10 +107,11 @@ def planned_steps(spec: Any, done: int = 0) -> tuple[int, int, str]:
     SB3 learns in chunks of ``checkpoint_every`` steps, each rounded up to whole rollouts;
     RLlib samples one ``train_batch_size_per_learner`` batch per iteration.
     """
-    rollout, why = FRAMEWORKS[spec.framework].rollout(spec)
+    fw = FRAMEWORKS[spec.framework]
+    rollout, why = fw.rollout(spec)
     n = done
     while n < spec.timesteps:
-        chunk = min(spec.checkpoint_every, spec.timesteps - n) if spec.framework == "sb3" else spec.timesteps - n
+        chunk = min(spec.checkpoint_every, spec.timesteps - n) if fw.chunked else spec.timesteps - n
         n += math.ceil(chunk / rollout) * rollout
     return n, rollout, why
 
@@ -112,10 +119,10 @@ def planned_steps(spec: Any, done: int = 0) -> tuple[int, int, str]:
 def _say_rounding(spec: Any, done: int) -> None:
     planned, rollout, why = planned_steps(spec, done)
     if planned != spec.timesteps:
-        knob = "n_steps" if spec.framework == "sb3" else "train_batch_size_per_learner"
-        print(f"note: --timesteps {spec.timesteps} becomes {'about ' if spec.framework == 'rllib' else ''}{planned} "
-              f"env steps: {spec.framework} PPO updates on whole rollouts of {rollout} steps ({why}); "
-              f"a smaller {knob} in --hparams gives a finer budget", file=sys.stderr, flush=True)
+        fw = FRAMEWORKS[spec.framework]
+        print(f"note: --timesteps {spec.timesteps} becomes {'' if fw.exact else 'about '}{planned} env steps: "
+              f"{spec.framework} PPO updates on whole rollouts of {rollout} steps ({why}); a smaller {fw.knob} "
+              f"in --hparams gives a finer budget", file=sys.stderr, flush=True)
 
 
 def _resumed(args: argparse.Namespace) -> tuple[Any, int]:

@@ -81,3 +81,25 @@ def test_an_exact_budget_is_not_flagged(tmp_path, capsys):
     rc, _, err, _ = _train(capsys, tmp_path, "--timesteps", "16", "--backend", "cli-fake", "--suite", "cli-tiny")
     assert rc == 0, err
     assert "becomes" not in err
+
+
+def test_bench_evolution_honours_the_registration_too(tmp_path, capsys):
+    """``bench evolution --env ID`` ran the CLI's default suite instead of the registered one."""
+    from agenticrs.envs.core import TaskSuite
+    from agenticrs.envs.suites import get_suite, register_suite
+
+    synthetic = get_suite("synthetic")
+    one = synthetic.test[0]
+    register_suite(TaskSuite("cli-one", train=synthetic.train, test=(one,)), overwrite=True)
+    import agenticrs.envs
+
+    table = Path(agenticrs.envs.__file__).parent / "tables" / "autotrain__synthetic.jsonl.gz"
+    register_env("mylab/ShopBench-v0", "agenticrs.envs.autotrain:AutoTrainEnv", overwrite=True, suite="cli-one",
+                 backend_kwargs={"table": str(table)})
+    try:
+        rc, _, err = run_cli(capsys, "bench", "evolution", "--env", "mylab/ShopBench-v0", "--policies", "random",
+                             "--seeds", "1", "--budget", "2", "--out", tmp_path, "--no-progress")
+    finally:
+        unregister_env("mylab/ShopBench-v0")
+    assert rc == 0, err
+    assert json.loads((tmp_path / "evolution.json").read_text())["summary"]["tasks"] == [one.name]
