@@ -280,3 +280,21 @@ def test_misbehaving_backends_never_break_an_env(env_id: str, kind: str) -> None
             obs, _ = env.reset()
             assert env.observation_space.contains(obs)
     assert corrupted >= 10 and failed >= corrupted  # the misbehaviours did reach the env
+
+
+def returns_none(task: Task, config: TrialConfig, fidelity: float, seed: int) -> None:
+    return None
+
+
+def test_function_backend_records_a_bad_trial_as_failed(tmp_path) -> None:
+    from agenticrs.envs.backends.function import call_trial
+    from agenticrs.envs.knowledge import KnowledgeStore
+
+    out = call_trial(returns_none, TASK, SAS, 1.0, 0, {})  # what an isolated worker sends back
+    assert out["status"] == "failed" and "the backend returned None" in out["reason"] and out["cost"]["seconds"] >= 0
+    store = KnowledgeStore(tmp_path / "k.sqlite")
+    backend = FunctionBackend(returns_none, isolate=False, store=store)
+    r = backend.evaluate(TASK, SAS, 1.0, 0)
+    assert r.status == "failed" and backend.stats["failed"] == 1
+    (stored,) = store.trials()
+    assert stored.result.status == "failed" and "returned None" in stored.result.reason
