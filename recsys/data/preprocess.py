@@ -141,7 +141,8 @@ def preprocess(log: Interactions, min_count: int = 5, name: str = "custom") -> D
        timestamps (ties keep file order), otherwise file order.
 
     Raises:
-        DataFormatError: the log is empty, or no user survives the filtering.
+        DataFormatError: the log is empty, no user survives the filtering, or an id or attribute
+            id does not fit in 64 bits (custom loaders; the file loaders refuse those per line).
     """
     if min_count < 0:
         raise ValueError(f"min_count must be >= 0, got {min_count}")
@@ -159,8 +160,12 @@ def preprocess(log: Interactions, min_count: int = 5, name: str = "custom") -> D
     ts = ts[keep] if ts is not None else None
 
     user_keys, item_keys = log.user_keys, log.item_keys
-    user_rank = _rank_keys(user_keys, np.bincount(users, minlength=len(user_keys)) > 0)
-    item_rank = _rank_keys(item_keys, np.bincount(items, minlength=len(item_keys)) > 0)
+    try:  # the file loaders check ids as they parse; a custom loader's log is checked here
+        user_rank = _rank_keys(user_keys, np.bincount(users, minlength=len(user_keys)) > 0)
+        item_rank = _rank_keys(item_keys, np.bincount(items, minlength=len(item_keys)) > 0)
+    except OverflowError:
+        raise DataFormatError("an integer id does not fit in 64 bits (ids must lie in [-2^63, 2^63))",
+                              log.source) from None
     u = user_rank[users]
     i = item_rank[items] + 1
     # Both sorts are stable: equal timestamps (and untimed sources) keep their file order.
@@ -183,9 +188,12 @@ def preprocess(log: Interactions, min_count: int = 5, name: str = "custom") -> D
     item_attributes = None
     if log.item_attributes is not None:
         empty: Sequence[int] = ()
-        item_attributes = [np.zeros(0, dtype=np.int64)] + [
-            np.asarray(log.item_attributes.get(k, empty), dtype=np.int64) for k in kept_items
-        ]
+        try:
+            item_attributes = [np.zeros(0, dtype=np.int64)] + [
+                np.asarray(log.item_attributes.get(k, empty), dtype=np.int64) for k in kept_items
+            ]
+        except (OverflowError, TypeError, ValueError) as e:
+            raise DataFormatError(f"item attributes must be lists of 64-bit integers ({e})", log.source) from None
     return Dataset(
         name=name,
         items=i[order],

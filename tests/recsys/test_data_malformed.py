@@ -259,3 +259,17 @@ def test_token_formats_keep_differently_spelled_ids_apart(tmp_path: Path) -> Non
     log.write_text('user,item,title\n1,a,"multi\nline title"\n01,a,\n')
     ds = load_dataset(f"csv:{log}", min_count=0, cache=False)
     assert _orig(ds) == {"1": ["a"], "01": ["a"]} and ds.item_text == ["", "multi\nline title"]
+
+
+def test_a_custom_loaders_huge_ids_are_a_data_format_error_not_an_overflow() -> None:
+    from agenticrs.recsys.data import Interactions, preprocess
+
+    log = Interactions("mine.bin")
+    log.add_sequence(2**64, [1, 2])
+    with pytest.raises(DataFormatError, match=r"^mine.bin: an integer id does not fit in 64 bits"):
+        preprocess(log, min_count=0)
+    log = Interactions("mine.bin")
+    log.add_sequence(1, [1, 2])
+    log.item_attributes = {1: [2**70]}
+    with pytest.raises(DataFormatError, match=r"^mine.bin: item attributes must be lists of 64-bit integers"):
+        preprocess(log, min_count=0)
