@@ -71,3 +71,11 @@ def test_max_seconds_bounds_the_whole_run_evaluation_included(monkeypatch, capsy
     elapsed = time.perf_counter() - start
     assert rc == 0 and "stopped: max_seconds" in capsys.readouterr().out
     assert elapsed < 3.5, elapsed
+
+
+def test_a_malformed_data_file_is_one_line_naming_file_and_line(tmp_path, capsys) -> None:
+    seq = tmp_path / "seq.txt"
+    seq.write_text("1 2 3\n+1 2 3\n")
+    assert main(["recsys", "train", "--data", f"sasrec:{seq}", "--model", "pop", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {seq}, line 2: user id '+1' is not a plain integer id") and err.count("\n") == 1
