@@ -88,6 +88,10 @@ def env_kwargs(env_id: str) -> dict:
         return {"backend": "table"}
     if env_id.startswith("agenticrs/AutoTrain"):
         return {"backend": "fake"}
+    if env_id.startswith("agenticrs/OpenDesign"):
+        from design_fakes import env_kwargs_for as design_kwargs  # open-ended programs: no table exists
+
+        return design_kwargs(env_id) or {}
     from evolution_fakes import env_kwargs_for  # Compose, AutoFeature, AutoPerf without their tables
 
     return env_kwargs_for(env_id) or {}
