@@ -16,7 +16,7 @@ from typing import Any
 from agenticrs.cli.env_args import make_env, registered_kwargs
 from agenticrs.cli.envs import check_env_id
 from agenticrs.cli.errors import CLIError, check_at_least
-from agenticrs.cli.policy_check import check_policy_fits, inapplicable_reason
+from agenticrs.cli.policy_check import check_policy_fits, inapplicable_reason, load_checkpoint_policy
 
 FALLBACK = {"backend": "table", "suite": "synthetic"}
 """What ``--backend`` / ``--suite`` mean when neither the user nor the env's registration sets them."""
@@ -62,17 +62,18 @@ def _policies(args: argparse.Namespace) -> list[str]:
                           file=sys.stderr)
                     continue
                 raise CLIError(f"policy {name!r} needs --checkpoint (a run folder of `agenticrs train`)")
-            try:
-                policy = evolution.make_policy(name, args.checkpoint)
-            except (ValueError, FileNotFoundError) as e:
-                raise CLIError(str(e)) from None
+            meta: dict[str, Any] = {}
+            if name.startswith("ppo"):
+                policy, meta = load_checkpoint_policy(args.checkpoint)
+            else:
+                try:
+                    policy = evolution.make_policy(name, args.checkpoint)
+                except ValueError as e:  # an unknown policy name, naming the known ones
+                    raise CLIError(str(e)) from None
             mode = policy.obs_mode
             if mode not in envs:
                 envs[mode] = make_env(args.env, {**kwargs, "obs_mode": mode})
-            if name.startswith("ppo"):
-                from agenticrs.policies.training import read_meta
-
-                meta = read_meta(args.checkpoint)
+            if meta:
                 check_policy_fits(policy, envs[mode], meta["_path"], args.env, meta.get("env_id"))
             reason = inapplicable_reason(policy, envs[mode], args.budget)
             if reason:

@@ -11,7 +11,7 @@ import numpy as np
 from agenticrs.cli.env_args import add_env_arguments, env_overrides, knowledge_run, make_env
 from agenticrs.cli.envs import check_env_id
 from agenticrs.cli.errors import CLIError, check_at_least, json_object
-from agenticrs.cli.policy_check import check_policy_fits
+from agenticrs.cli.policy_check import check_policy_fits, load_checkpoint_policy
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,21 +37,10 @@ def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", ep
     explicit ``backend`` / ``table`` / ``max_trials`` / ``suite``; a checkpoint whose spaces do not fit the
     env is refused before any episode (:class:`~agenticrs.cli.errors.CLIError`).
     """
-    from agenticrs.cli.train import FRAMEWORKS
-    from agenticrs.policies.training import load_policy, read_meta
-
     check_at_least("--episodes", episodes)
-    try:
-        meta = read_meta(checkpoint)
-    except FileNotFoundError as e:
-        raise CLIError(str(e)) from None
+    policy, meta = load_checkpoint_policy(checkpoint, deterministic)
     env_id = env_id or meta["env_id"]
     check_env_id(env_id)
-    if FRAMEWORKS.get(meta.get("framework", ""), None) and FRAMEWORKS[meta["framework"]].ray:
-        from agenticrs.policies.ray_util import quiet_ray_logging
-
-        quiet_ray_logging()  # loading an RLlib module logs deprecation notices
-    policy = load_policy(checkpoint, deterministic=deterministic)
     # The training run's store and run id stay with training; --knowledge starts a run of its own.
     base = {k: v for k, v in meta.get("env_kwargs", {}).items() if k not in ("store", "run_id")}
     flags = argparse.Namespace(backend=backend, suite=suite, table=table, max_trials=max_trials,

@@ -46,6 +46,23 @@ def policy_spaces(policy: Any) -> tuple[gym.Space | None, gym.Space | None]:
     return getattr(inner, "observation_space", None), getattr(inner, "action_space", None)
 
 
+def load_checkpoint_policy(checkpoint: str, deterministic: bool = False) -> tuple[Any, dict[str, Any]]:
+    """``(policy, checkpoint metadata)``; Ray's notices hidden for RLlib checkpoints, a missing one is one line."""
+    from agenticrs.cli.train import FRAMEWORKS
+    from agenticrs.policies.training import load_policy, read_meta
+
+    try:
+        meta = read_meta(checkpoint)
+    except FileNotFoundError as e:
+        raise CLIError(str(e)) from None
+    framework = FRAMEWORKS.get(meta.get("framework", ""))
+    if framework is not None and framework.ray:
+        from agenticrs.policies.ray_util import quiet_ray_logging
+
+        quiet_ray_logging()  # loading an RLlib module logs deprecation notices
+    return load_policy(checkpoint, deterministic=deterministic), meta
+
+
 def check_policy_fits(policy: Any, env: gym.Env, checkpoint: str, env_id: str, trained_on: str | None) -> None:
     """Raise :class:`CLIError` if the checkpoint's spaces differ from ``env``'s (before any episode runs).
 

@@ -75,4 +75,4 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path, capsys):
     folder.mkdir()
     rc, _, err = run_cli(capsys, "train", "--framework", "sb3", "--timesteps", "8", *FAKE, "--logdir", tmp_path,
                          "--knowledge", folder)
-    assert rc == 2 and "Traceback" not in err and f"--knowledge {folder}" in err
+    assert rc == 2 and "Traceback" not in err and f"--knowledge {folder}" in err and "is a folder" in err
