@@ -58,9 +58,34 @@ def registered_kwargs(env_id: str) -> dict[str, Any]:
     return dict(gym.spec(env_id).kwargs or {})
 
 
+def _class_defaults(env_id: str) -> dict[str, Any]:
+    """The env constructor's own defaults for ``backend`` and ``suite`` (what an unset flag means)."""
+    import inspect
+
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    entry = gym.spec(env_id).entry_point
+    try:
+        creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    except (ImportError, AttributeError, ValueError):
+        return {}
+    found: dict[str, Any] = {}
+    # A subclass may take **kwargs and pass them up: look through the classes' __init__ in MRO order.
+    for fn in [c.__init__ for c in creator.__mro__] if isinstance(creator, type) else [creator]:
+        try:
+            params = inspect.signature(fn).parameters
+        except (ValueError, TypeError):
+            continue
+        for k in ("backend", "suite"):
+            if k not in found and k in params and params[k].default is not inspect.Parameter.empty:
+                found[k] = params[k].default
+    return found
+
+
 def describe_kwargs(env_id: str, overrides: Mapping[str, Any]) -> str:
-    """``backend=…, suite=…`` as the env will see them (registration merged with ``overrides``), one line."""
-    merged = {**registered_kwargs(env_id), **overrides}
+    """``backend=…, suite=…`` as the env will see them (defaults < registration < ``overrides``), one line."""
+    merged = {**_class_defaults(env_id), **registered_kwargs(env_id), **overrides}
     shown = {k: merged[k] for k in ("backend", "suite", "split", "max_trials") if k in merged}
     shown.update({k: v for k, v in merged.items() if k not in shown and k not in ("store", "run_id")})
     return ", ".join(f"{k}={_short(v)}" for k, v in shown.items()) or "the env's defaults"

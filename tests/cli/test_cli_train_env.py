@@ -103,3 +103,12 @@ def test_bench_evolution_honours_the_registration_too(tmp_path, capsys):
         unregister_env("mylab/ShopBench-v0")
     assert rc == 0, err
     assert json.loads((tmp_path / "evolution.json").read_text())["summary"]["tasks"] == [one.name]
+
+
+def test_the_training_line_names_what_the_env_gets():
+    """Unset flags show the constructor's defaults (Compose passes them up through **kwargs), then the registration."""
+    from agenticrs.cli.env_args import describe_kwargs
+
+    assert describe_kwargs("agenticrs/Compose-v0", {}) == "backend=table, suite=synthetic"
+    assert describe_kwargs("agenticrs/AutoTrain-v0", {"suite": "cli-tiny", "max_trials": 2}) == \
+        "backend=table, suite=cli-tiny, max_trials=2"
