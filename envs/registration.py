@@ -43,6 +43,9 @@ class EnvRecord:
     backends: tuple[str, ...] = ()
     describe_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Keyword arguments that build the env cheaply (no data, no table) to read its spaces."""
+    multi_agent: bool = False
+    """An RLlib ``MultiAgentEnv`` (per-agent dict spaces and steps): not a single-agent Gymnasium env, so
+    single-agent checkers skip it and the RLlib creator returns it unwrapped."""
 
 
 _ENVS: dict[str, EnvRecord] = {}
@@ -55,6 +58,7 @@ def register_env(
     backends: Sequence[str] = (),
     describe_kwargs: Mapping[str, Any] | None = None,
     overwrite: bool = False,
+    multi_agent: bool = False,
     **kwargs: Any,
 ) -> None:
     """Register an env with Gymnasium (and with RLlib once ``ray.tune`` is imported).
@@ -65,14 +69,16 @@ def register_env(
         backends: backend kinds the env accepts (for ``agenticrs envs``).
         describe_kwargs: kwargs that build the env without data, to list its spaces.
         overwrite: replace an existing registration of ``id``.
+        multi_agent: the entry point is an RLlib ``MultiAgentEnv`` (Gymnasium's passive env
+            checker is disabled for it; ``list_env_ids(multi_agent=False)`` leaves it out).
         **kwargs: default constructor kwargs stored in the Gymnasium spec.
     """
     if not overwrite and id in _ENVS:
         raise ValueError(f"env {id!r} is already registered; pass overwrite=True or register -v(N+1)")
     if not overwrite and id in gym.registry:
         raise ValueError(f"env id {id!r} is already registered with Gymnasium by another package")
-    gym.register(id=id, entry_point=entry_point, kwargs=dict(kwargs))
-    _ENVS[id] = EnvRecord(id, entry_point, tuple(backends), dict(describe_kwargs or {}))
+    gym.register(id=id, entry_point=entry_point, kwargs=dict(kwargs), disable_env_checker=multi_agent)
+    _ENVS[id] = EnvRecord(id, entry_point, tuple(backends), dict(describe_kwargs or {}), multi_agent)
     if _rllib_ready():
         _register_rllib(id)
 
@@ -88,9 +94,10 @@ def unregister_env(id: str) -> None:
         _rllib_registered.discard(id)
 
 
-def list_env_ids() -> list[str]:
-    """Ids registered through agenticrs (built-ins, user calls, plugins)."""
-    return sorted(_ENVS)
+def list_env_ids(multi_agent: bool | None = None) -> list[str]:
+    """Ids registered through agenticrs (built-ins, user calls, plugins); ``multi_agent=False`` /
+    ``True`` keeps only single-agent Gymnasium envs / only multi-agent envs."""
+    return sorted(i for i, r in _ENVS.items() if multi_agent is None or r.multi_agent == multi_agent)
 
 
 def list_envs() -> list[dict[str, Any]]:
@@ -148,6 +155,9 @@ def register_builtin_envs() -> None:
     if "agenticrs/AutoTrain-v1" not in _ENVS:  # the harder space (issue 29); v0 keeps its meaning
         register_env("agenticrs/AutoTrain-v1", "agenticrs.envs.autotrain:AutoTrainEnv", backends=("live",),
                      describe_kwargs={"backend": _NullBackend()}, overwrite=True, space="v1", backend="live")
+    if "agenticrs/AgenticRS-v0" not in _ENVS:  # multi-agent: the RLlib face (PettingZoo: agenticrs.envs.agentic)
+        register_env("agenticrs/AgenticRS-v0", "agenticrs.envs.agentic.rllib_env:AgenticRSEnv",
+                     backends=("cached", "live"), overwrite=True, multi_agent=True)
 
 
 # ---------------------------------------------------------------------- plugins
@@ -181,10 +191,15 @@ def load_plugins(group: str = PLUGIN_GROUP) -> list[str]:
 
 # ---------------------------------------------------------------------- RLlib
 def make_from_config(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.Env:
-    """RLlib creator: ``gym.make(env_id, **env_config)`` (an ``EnvContext`` is a dict)."""
+    """RLlib creator: ``gym.make(env_id, **env_config)`` (an ``EnvContext`` is a dict).
+
+    A multi-agent env is returned unwrapped: RLlib needs the ``MultiAgentEnv`` itself.
+    """
     import agenticrs  # noqa: F401  (on a fresh Ray worker this registers the Gymnasium ids)
 
-    return gym.make(env_id, **dict(env_config or {}))
+    env = gym.make(env_id, **dict(env_config or {}))
+    record = _ENVS.get(env_id)
+    return env.unwrapped if record is not None and record.multi_agent else env
 
 
 _RLLIB_MODULE = "ray.tune.registry"

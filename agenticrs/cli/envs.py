@@ -100,13 +100,31 @@ def markdown_table(rows: list[dict[str, Any]], short: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _describe_multi_agent(row: dict[str, Any], short: dict[str, str]) -> None:
+    """Per-agent spaces of a multi-agent env, compactly: ``agent MultiDiscrete([..])`` and observation shapes."""
+    import gymnasium as gym
+
+    env = gym.make(row["id"], disable_env_checker=True, **env_record(row["id"]).describe_kwargs).unwrapped
+    try:
+        acts, obs = env.action_spaces, env.observation_spaces
+        short[row["id"]] = "; ".join(f"{a} MultiDiscrete({acts[a].nvec.tolist()})" for a in env.possible_agents)
+        box = next(iter(obs.values()))
+        row["observation_space"] = (f"per agent Box({box.low.min()}, {box.high.max()}, "
+                                    + ", ".join(f"{a} {obs[a].shape}" for a in env.possible_agents) + ")")
+        row["agents"] = list(env.possible_agents)
+    finally:
+        env.close()
+
+
 def run(args: argparse.Namespace) -> int:
     from agenticrs.envs.registration import list_envs
 
     rows = list_envs()
     short: dict[str, str] = {}
     for row in rows:
-        if "error" not in row:
+        if "error" not in row and env_record(row["id"]).multi_agent:
+            _describe_multi_agent(row, short)
+        elif "error" not in row:
             space = env_action_space(row["id"])
             nvec = getattr(space, "nvec", None)
             short[row["id"]] = f"MultiDiscrete({nvec.tolist()})" if nvec is not None else row["action_space"]

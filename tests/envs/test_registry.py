@@ -23,6 +23,8 @@ import agenticrs
 from agenticrs.envs import registration
 
 ENV_IDS = registration.list_env_ids()
+SINGLE_AGENT_IDS = registration.list_env_ids(multi_agent=False)
+"""Single-agent Gymnasium envs; multi-agent ones (AgenticRS-v0) have their own tests (test_agentic*.py)."""
 
 
 def rollout(env: gym.Env, seed: int, steps: int) -> list[tuple]:
@@ -46,7 +48,8 @@ def _flat(obs) -> tuple:
 
 
 def test_builtin_envs_are_registered():
-    assert "agenticrs/AutoTrain-v0" in ENV_IDS
+    assert "agenticrs/AutoTrain-v0" in SINGLE_AGENT_IDS
+    assert registration.list_env_ids(multi_agent=True) == ["agenticrs/AgenticRS-v0"]
     assert "agenticrs/AutoTrain-v0" in gym.registry
     rows = {r["id"]: r for r in agenticrs.list_envs()}
     row = rows["agenticrs/AutoTrain-v0"]
@@ -56,21 +59,21 @@ def test_builtin_envs_are_registered():
     assert set(row["backends"]) == {"table", "surrogate", "live"}
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_IDS)
 def test_gymnasium_check_env(env_id):
     env = gym.make(env_id, **env_kwargs(env_id))
     gym_check_env(env.unwrapped, skip_render_check=False)
     env.close()
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_IDS)
 def test_sb3_check_env(env_id):
     env = gym.make(env_id, **env_kwargs(env_id))
     sb3_check_env(env.unwrapped, warn=True)
     env.close()
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_IDS)
 def test_seeded_determinism(env_id):
     a = rollout(gym.make(env_id, **env_kwargs(env_id)), seed=7, steps=45)
     b = rollout(gym.make(env_id, **env_kwargs(env_id)), seed=7, steps=45)
@@ -79,7 +82,7 @@ def test_seeded_determinism(env_id):
     assert a != c  # the seed matters (task draw, trial seeds, sampled actions)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_IDS)
 def test_pickling_mid_episode(env_id):
     env = gym.make(env_id, **env_kwargs(env_id))
     env.reset(seed=3)
@@ -105,7 +108,7 @@ def _vector_rollout(vec: gym.vector.VectorEnv, steps: int) -> list[tuple]:
     return out
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", SINGLE_AGENT_IDS)
 def test_sync_and_async_vector_envs_agree(env_id):
     fns = [functools.partial(make_test_env, env_id)] * 2
     sync = _vector_rollout(gym.vector.SyncVectorEnv(fns), steps=30)

@@ -26,7 +26,7 @@ from agenticrs.policies.base import Budget  # noqa: E402
 from agenticrs.policies.search import list_searchers, make_searcher  # noqa: E402
 from agenticrs.policies.search_space import ConditionalView, search_space  # noqa: E402
 
-ENV_IDS = registration.list_env_ids()
+ENV_IDS = registration.list_env_ids(multi_agent=False)  # joint search on AgenticRS-v0: its own tests
 BUDGET = 7
 
 
