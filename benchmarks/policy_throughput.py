@@ -1,13 +1,16 @@
-"""RLlib PPO training throughput on AutoTrain (table backend): env steps per second.
+"""Policy training throughput: env steps per second, RLlib (0/1/2 env runners) and SB3, on every
+registered single-agent table env and on ``CartPole-v1`` with the same settings in the same run.
 
-Trains PPO (the action-masking module, default hyperparameters of
-``agenticrs.policies.rllib_adapter``) for a few iterations with 0 env runners (sampling in
-the driver) and with N remote env runners, and reports env steps sampled per wall second
-of ``algo.train()`` (sampling + learning; the first iteration is warm-up and excluded).
-Uses the shipped table when it exists, else an in-memory stand-in of the same shape (lookup
-speed does not depend on the values).
+RLlib: PPO built by :func:`agenticrs.policies.rllib_adapter.build_config` (the package's module,
+distribution, callbacks, one torch thread per process), ``algo.train()`` iterations of
+``--batch`` env steps; the rate is steps / wall time of an iteration (sampling + learning; the
+first iteration is warm-up and excluded), median over ``--iterations``; ``sampling`` is the env
+runners' sampling alone. SB3: PPO (``sb3_adapter.DEFAULTS``), ``model.learn`` of
+``--sb3-steps`` after a warm-up rollout. ``ratio_to_cartpole`` divides each env's rate by
+CartPole's at the same framework and runner count, measured in the same run (the load of a
+shared machine moves both). Our envs use their shipped tables.
 
-    python -m agenticrs.benchmarks.policy_throughput [--runners 0,2] [--iterations 4]
+    python -m agenticrs.benchmarks.policy_throughput [--envs autotrain,cartpole] [--runners 0,1,2]
 """
 
 from __future__ import annotations
@@ -15,21 +18,31 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from agenticrs.benchmarks.common import RESULTS_DIR, run_header, write_json_atomic
 
+CARTPOLE = "CartPole-v1"
+ENVS = {
+    "autotrain": ("agenticrs/AutoTrain-v0", {"backend": "table"}),
+    "autofeature": ("agenticrs/AutoFeature-v0", {"backend": "table"}),
+    "autoperf": ("agenticrs/AutoPerf-v0", {"backend": "table"}),
+    "compose": ("agenticrs/Compose-v0", {"backend": "table"}),
+    "cartpole": (CARTPOLE, {}),
+}
+"""Every registered single-agent env with a table backend (the multi-agent ``AgenticRS-v0`` and
+the live-only ids are not throughput targets), and the reference."""
 
-def measure(runners: int, iterations: int, table: str, batch: int, envs_per_runner: int) -> dict[str, Any]:
+
+def measure_rllib(env_id: str, env_kwargs: dict[str, Any], runners: int, iterations: int, batch: int,
+                  envs_per_runner: int) -> dict[str, Any]:
     from agenticrs.policies.rllib_adapter import build_config
     from agenticrs.policies.training import TrainSpec
 
-    spec = TrainSpec(env_kwargs={"backend": "table", "backend_kwargs": {"table": table}},
-                     num_env_runners=runners, num_envs_per_env_runner=envs_per_runner,
-                     hparams={"train_batch_size_per_learner": batch})
+    spec = TrainSpec(env_id=env_id, env_kwargs=env_kwargs, num_env_runners=runners,
+                     num_envs_per_env_runner=envs_per_runner,
+                     hparams={"train_batch_size_per_learner": batch, "minibatch_size": min(125, batch)})
     algo = build_config(spec).build_algo()
     try:
         rates, sample_rates = [], []
@@ -38,62 +51,97 @@ def measure(runners: int, iterations: int, table: str, batch: int, envs_per_runn
             result = algo.train()
             dt = time.perf_counter() - t0
             steps = result["env_runners"]["num_env_steps_sampled"]
-            if i:  # the first iteration compiles and warms caches
+            if i:  # the first iteration builds and warms caches
                 rates.append(steps / dt)
                 sample_t = result.get("timers", {}).get("env_runner_sampling_timer")
                 if sample_t:
                     sample_rates.append(steps / sample_t)
-        return {"env_runners": runners, "envs_per_runner": envs_per_runner, "train_batch_size": batch,
-                "iterations": iterations, "steps_per_s": statistics.median(rates),
-                "sampling_only_steps_per_s": statistics.median(sample_rates) if sample_rates else None}
+        return {"framework": "rllib", "env_runners": runners, "envs_per_runner": envs_per_runner,
+                "steps_per_s": round(statistics.median(rates), 1),
+                "sampling_steps_per_s": round(statistics.median(sample_rates), 1) if sample_rates else None}
     finally:
         algo.stop()
 
 
+def measure_sb3(env_id: str, env_kwargs: dict[str, Any], steps: int) -> dict[str, Any]:
+    from stable_baselines3 import PPO
+
+    from agenticrs.policies.sb3_adapter import DEFAULTS, make_vec_env
+    from agenticrs.policies.training import TrainSpec, use_policy_threads
+
+    spec = TrainSpec(env_id=env_id, env_kwargs=env_kwargs, framework="sb3")
+    use_policy_threads(spec.threads)
+    hp = dict(DEFAULTS)
+    net_arch = hp.pop("net_arch")
+    venv = make_vec_env(spec)
+    try:
+        model = PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0, policy_kwargs={"net_arch": net_arch}, **hp)
+        model.learn(hp["n_steps"])  # warm-up rollout and update
+        t0 = time.perf_counter()
+        model.learn(steps, reset_num_timesteps=False)
+        return {"framework": "sb3", "env_runners": 0, "envs_per_runner": 1,
+                "steps_per_s": round(steps / (time.perf_counter() - t0), 1), "sampling_steps_per_s": None}
+    finally:
+        venv.close()
+
+
+def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adds ``ratio_to_cartpole`` (steps/s over CartPole's at the same framework and runners)."""
+    ref = {(r["framework"], r["env_runners"]): r["steps_per_s"] for r in rows if r["env"] == "cartpole"}
+    for r in rows:
+        base = ref.get((r["framework"], r["env_runners"]))
+        r["ratio_to_cartpole"] = round(r["steps_per_s"] / base, 2) if base else None
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runners", default="0,2", help="comma-separated env runner counts")
-    ap.add_argument("--iterations", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=1000, help="train_batch_size_per_learner")
+    ap.add_argument("--envs", default=",".join(ENVS), help=f"comma-separated, from {','.join(ENVS)}")
+    ap.add_argument("--runners", default="0,1,2", help="comma-separated RLlib env runner counts")
+    ap.add_argument("--iterations", type=int, default=2, help="measured RLlib iterations (after one warm-up)")
+    ap.add_argument("--batch", type=int, default=500, help="RLlib train_batch_size_per_learner")
     ap.add_argument("--envs-per-runner", type=int, default=1)
+    ap.add_argument("--sb3-steps", type=int, default=512, help="SB3 env steps measured (0: skip SB3)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "policy_throughput.json"))
     args = ap.parse_args(argv)
 
     import ray
 
-    from agenticrs.envs.backends import table_path
-
-    shipped = table_path("autotrain", "synthetic")
-    tmp = None
-    if shipped.exists():
-        table, table_note = str(shipped), str(shipped)
-    else:
-        from agenticrs.benchmarks.env_speed import stand_in_table
-
-        tmp = tempfile.TemporaryDirectory()
-        table = str(Path(tmp.name) / "standin.jsonl.gz")
-        stand_in_table().save(table)
-        table_note = "in-memory stand-in (shipped table not built yet)"
-    counts = [int(r) for r in args.runners.split(",")]
-    load = os.getloadavg()[0]
     from agenticrs.policies.ray_util import init_ray
 
+    names = [n.strip() for n in args.envs.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ENVS))
+    if unknown:
+        raise SystemExit(f"--envs: unknown {unknown}; choose from {sorted(ENVS)}")
+    if "cartpole" not in names:
+        names.append("cartpole")  # the reference of every ratio
+    counts = [int(r) for r in args.runners.split(",")]
+    load = os.getloadavg()
     init_ray(num_cpus=max(2, max(counts) + 1))
+    rows: list[dict[str, Any]] = []
     try:
-        rows = [measure(n, args.iterations, table, args.batch, args.envs_per_runner) for n in counts]
+        for runners in counts:  # per runner count, every env back to back: a load change hits all of them
+            for name in names:
+                env_id, kwargs = ENVS[name]
+                row = measure_rllib(env_id, kwargs, runners, args.iterations, args.batch, args.envs_per_runner)
+                rows.append({"env": name, "env_id": env_id, **row, "load_average_1m": os.getloadavg()[0]})
+                print(f"rllib {runners} runners {name:12s} {row['steps_per_s']:8,.0f} steps/s", flush=True)
     finally:
         ray.shutdown()
-        if tmp is not None:
-            tmp.cleanup()
-    out = {**run_header(), "table": table_note, "load_average_before_after": [load, os.getloadavg()[0]],
+    if args.sb3_steps:
+        for name in names:
+            env_id, kwargs = ENVS[name]
+            row = measure_sb3(env_id, kwargs, args.sb3_steps)
+            rows.append({"env": name, "env_id": env_id, **row, "load_average_1m": os.getloadavg()[0]})
+            print(f"sb3             {name:12s} {row['steps_per_s']:8,.0f} steps/s", flush=True)
+    with_ratios(rows)
+    out = {**run_header(), "settings": vars(args), "load_average_before": load, "load_average_after": os.getloadavg(),
            "results": rows}
     write_json_atomic(args.out, out)
     for r in rows:
-        print(f"RLlib PPO, {r['env_runners']} env runners x {r['envs_per_runner']} envs: "
-              f"{r['steps_per_s']:,.0f} env steps/s (train iteration), "
-              f"sampling alone {r['sampling_only_steps_per_s'] or float('nan'):,.0f} steps/s")
-    print(f"load average {out['load_average_before_after'][0]:.1f} -> {out['load_average_before_after'][1]:.1f}; "
-          f"written to {args.out}")
+        print(f"{r['framework']:5s} {r['env_runners']} runners  {r['env']:12s} {r['steps_per_s']:8,.0f} steps/s  "
+              f"x{r['ratio_to_cartpole'] if r['ratio_to_cartpole'] is not None else float('nan'):.2f} CartPole")
+    print(f"load average {load[0]:.1f} -> {out['load_average_after'][0]:.1f}; written to {args.out}")
     return out
 
 

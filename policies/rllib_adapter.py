@@ -150,12 +150,24 @@ def _pad_index(lens: tuple[int, ...], device: torch.device) -> torch.Tensor:
     return _PAD_INDEX[key]
 
 
-class ActionMaskingPPOModule(DefaultPPOTorchRLModule):
+class MultiDiscretePPOModule(DefaultPPOTorchRLModule):
+    """RLlib's default PPO torch RLModule with :class:`TorchPaddedMultiCategorical` for
+    MultiDiscrete actions (same networks and logits; one batched distribution instead of one
+    per dimension). Other action spaces keep RLlib's distributions."""
+
+    def setup(self) -> None:
+        super().setup()
+        if isinstance(self.action_space, gym.spaces.MultiDiscrete):
+            self.action_dist_cls = TorchPaddedMultiCategorical.for_space(self.action_space)
+
+
+class ActionMaskingPPOModule(MultiDiscretePPOModule):
     """PPO torch RLModule whose action logits are masked by ``obs["action_mask"]``.
 
     Observation ``Dict(observations=Box[n_obs], action_mask=Box[sum(nvec)])``; the networks
     see ``observations`` only. Masked logits get ``FLOAT_MIN`` added: probability 0 in every
-    forward pass, so sampling, the PPO ratio and the entropy ignore masked choices.
+    forward pass, so sampling, the PPO ratio and the entropy ignore masked choices. Nothing
+    here assumes one agent: a multi-agent spec can use it per module.
     """
 
     def __init__(self, *, observation_space: gym.Space | None = None, **kwargs: Any):
@@ -169,8 +181,6 @@ class ActionMaskingPPOModule(DefaultPPOTorchRLModule):
         super().setup()
         # Networks are built for the inner Box; connectors must see the env's Dict space.
         self.observation_space = self._space_with_mask
-        if isinstance(self.action_space, gym.spaces.MultiDiscrete):
-            self.action_dist_cls = TorchPaddedMultiCategorical.for_space(self.action_space)
 
     @staticmethod
     def _split(batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -220,6 +230,20 @@ def env_config(spec: TrainSpec) -> dict[str, Any]:
     return cfg
 
 
+def module_spec(observation_space: gym.Space, action_space: gym.Space, hiddens: list[int]) -> RLModuleSpec:
+    """The PPO ``RLModuleSpec`` for one agent's spaces: the masking module for a
+    ``Dict(observations, action_mask)`` observation, the batched MultiDiscrete distribution for
+    a MultiDiscrete action, else RLlib's default. Spaces are not set here, so the same call
+    serves each module of a multi-agent spec (pass ``observation_space``/``action_space`` there)."""
+    if _has_mask(observation_space):
+        cls: Any = ActionMaskingPPOModule
+    elif isinstance(action_space, gym.spaces.MultiDiscrete):
+        cls = MultiDiscretePPOModule
+    else:
+        cls = None
+    return RLModuleSpec(module_class=cls, model_config={"fcnet_hiddens": list(hiddens), "vf_share_layers": False})
+
+
 def _set_torch_threads(threads: int, **_: Any) -> None:
     """``on_environment_created`` callback: the env runner's process uses ``threads`` torch threads."""
     if threads > 0 and torch.get_num_threads() != threads:
@@ -245,11 +269,9 @@ def build_config(spec: TrainSpec) -> PPOConfig:
     hp = {**DEFAULTS, **spec.hparams}
     hiddens = list(hp.pop("fcnet_hiddens"))
     cfg = env_config(spec)
-    probe = RLlibEvolutionEnv(cfg)  # the observation space decides the module
-    masked = _has_mask(probe.observation_space)
+    probe = RLlibEvolutionEnv(cfg)  # the spaces decide the module
+    module = module_spec(probe.observation_space, probe.action_space, hiddens)
     probe.close()
-    model_config = {"fcnet_hiddens": hiddens, "vf_share_layers": False}
-    module = RLModuleSpec(module_class=ActionMaskingPPOModule if masked else None, model_config=model_config)
     return (
         PPOConfig()
         .environment(RLlibEvolutionEnv, env_config=cfg)

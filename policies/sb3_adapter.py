@@ -46,12 +46,23 @@ def _algo_class(algo: str) -> Any:
     raise ValueError(f"unknown SB3 algo {algo!r}; choose ppo or maskable_ppo")
 
 
+def _is_evolution_env(env_id: str) -> bool:
+    """Whether the id's env takes ``obs_mode`` (our TrialEnv family, or a kwarg of its registration)."""
+    import agenticrs  # noqa: F401  (registers the env ids)
+
+    spec = gym.spec(env_id)
+    entry = spec.entry_point if isinstance(spec.entry_point, str) else getattr(spec.entry_point, "__module__", "")
+    return "obs_mode" in spec.kwargs or str(entry).startswith("agenticrs.")
+
+
 def make_vec_env(spec: TrainSpec) -> Any:
     """``DummyVecEnv`` of ``num_envs_per_env_runner`` metric-wrapped, monitored envs, flat observations."""
     from stable_baselines3.common.monitor import Monitor
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    kwargs = {**spec.env_kwargs, "obs_mode": "flat"}
+    kwargs = dict(spec.env_kwargs)
+    if _is_evolution_env(spec.env_id):
+        kwargs["obs_mode"] = "flat"
 
     def make() -> gym.Env:
         import agenticrs  # noqa: F401  (registers the env ids)
