@@ -49,8 +49,18 @@ REPORT_AT = (5, 10, 25)
 
 
 def make_policy(name: str, checkpoint: str | None = None) -> Policy:
-    """A search baseline by name, or ``ppo`` (any name starting with it) from ``checkpoint``."""
+    """A search baseline by name, ``shipped[-det]`` (the PPO policy shipped with the package, see
+    :func:`agenticrs.policies.autotune.shipped_checkpoint`), or ``ppo`` (any name starting with
+    it) from ``checkpoint``."""
     from agenticrs.policies.search import list_searchers, make_searcher
+
+    if name in ("shipped", "shipped-det"):
+        from agenticrs.policies.autotune import shipped_checkpoint
+        from agenticrs.policies.training import load_policy
+
+        policy = load_policy(str(shipped_checkpoint()), deterministic=name.endswith("-det"))
+        policy.name = name  # type: ignore[misc]
+        return policy
 
     if name.startswith("ppo"):
         if not checkpoint:
@@ -61,7 +71,7 @@ def make_policy(name: str, checkpoint: str | None = None) -> Policy:
         policy.name = name  # type: ignore[misc]
         return policy
     if name not in list_searchers():
-        raise ValueError(f"unknown policy {name!r}; choose ppo[-det] or one of {list_searchers()}")
+        raise ValueError(f"unknown policy {name!r}; choose shipped[-det], ppo[-det] or one of {list_searchers()}")
     return make_searcher(name)
 
 
@@ -403,8 +413,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", default="synthetic")
     p.add_argument("--split", default="test", choices=("train", "test", "all"))
     p.add_argument("--policies", default=DEFAULT_POLICIES,
-                   help=f"comma-separated: ppo (needs --checkpoint), ppo-det, random, grid, evolution, tpe, halving "
-                        f"(default {DEFAULT_POLICIES})")
+                   help=f"comma-separated: shipped (the package's PPO policy), ppo (needs --checkpoint), ppo-det, "
+                        f"random, grid, evolution, tpe, gp, halving, best-default-order (default {DEFAULT_POLICIES})")
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budget", type=int, default=20, help="trials per episode")
     p.add_argument("--report-at", default=",".join(map(str, REPORT_AT)),

@@ -155,6 +155,9 @@ def register_builtin_envs() -> None:
     if "agenticrs/AutoTrain-v1" not in _ENVS:  # the harder space (issue 29); v0 keeps its meaning
         register_env("agenticrs/AutoTrain-v1", "agenticrs.envs.autotrain:AutoTrainEnv", backends=("live",),
                      describe_kwargs={"backend": _NullBackend()}, overwrite=True, space="v1", backend="live")
+        # v1 is another, harder env, not a fix of v0 (kept for reproducibility, its table ships):
+        # Gymnasium's "v0 is out of date, consider upgrading to v1" would mislead every v0 user.
+        warnings.filterwarnings("ignore", message=r".*agenticrs/AutoTrain-v0 is out of date.*")
     if "agenticrs/AgenticRS-v0" not in _ENVS:  # multi-agent: the RLlib face (PettingZoo: agenticrs.envs.agentic)
         register_env("agenticrs/AgenticRS-v0", "agenticrs.envs.agentic.rllib_env:AgenticRSEnv",
                      backends=("cached", "live"), overwrite=True, multi_agent=True)

@@ -197,6 +197,19 @@ class Searcher(Policy):
         self.pending.discard(pid)
         self._tell(pid, value, result)
 
+    def replay(self, action: np.ndarray, result: TrialResult) -> None:
+        """A trial finished earlier (a resumed run's journal): count it against the budget, mark it
+        seen, and let the searcher learn from it as if it had proposed it."""
+        assert self.space is not None
+        if self._asked >= self.budget.max_trials:
+            raise BudgetExhausted(f"{self.name}: replaying trial {self._asked + 1} of a {self.budget.max_trials}-trial budget")
+        pid = self.space.pair_id(np.asarray(action, dtype=np.int64))
+        self.pending.add(pid)
+        self._on_substitute(pid)  # proposed from outside, as a substitute is
+        self._on_proposed(pid)
+        self._asked += 1
+        self.tell(action, result)
+
     def _taken(self, pid: int) -> bool:
         return pid in self.seen or pid in self.pending
 

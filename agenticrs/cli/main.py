@@ -9,6 +9,7 @@ from typing import Sequence
 from agenticrs import __version__
 from agenticrs.cli import bench, build_table, envs, evaluate, evolve, knowledge, quickstart, recsys, train, validate
 from agenticrs.cli import paper_autotrain
+from agenticrs.cli import autotune
 from agenticrs.cli.errors import CLIError
 
 
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     recsys.add_train_parser(rec.add_subparsers(dest="recsys_command", required=True))
     recsys.add_datasets_parser(sub)
     quickstart.add_parser(sub)
-    for module in (envs, build_table, knowledge, validate, train, evaluate, bench, evolve, paper_autotrain):
+    for module in (envs, build_table, knowledge, validate, train, evaluate, bench, evolve, paper_autotrain, autotune):
         module.add_parser(sub)
     return parser
 
