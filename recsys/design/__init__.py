@@ -44,6 +44,7 @@ from agenticrs.recsys.design.program import (
     from_dict,
     to_dict,
 )
+from agenticrs.recsys.design.size import count_parameters
 from agenticrs.recsys.design.text import parse, to_text
 from agenticrs.recsys.design.validate import DEFAULT_LIMITS, Limits, find_errors, validate
 from agenticrs.recsys.design.library import LIBRARY, get_program
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 _LAZY = {name: "agenticrs.recsys.design.compile"
-         for name in ("DesignRecommender", "compile_program", "count_parameters", "run_program", "train_overrides")}
+         for name in ("DesignRecommender", "compile_program", "run_program", "train_overrides")}
 """Names whose module imports torch: loaded on first use, so parsing and validating stay light."""
 
 

@@ -30,7 +30,8 @@ from agenticrs.recsys.data.dataset import PAD, Dataset, Split
 from agenticrs.recsys.design.blocks import Encoder
 from agenticrs.recsys.design.canonical import canonical_json
 from agenticrs.recsys.design.errors import DesignError
-from agenticrs.recsys.design.program import GRU, Program
+from agenticrs.recsys.design.program import Program
+from agenticrs.recsys.design.size import count_parameters  # noqa: F401  (re-exported: part of this API)
 from agenticrs.recsys.design.text import parse
 from agenticrs.recsys.design.validate import validate
 from agenticrs.recsys.models.base import ModelConfig, Recommender, register_model
@@ -444,24 +445,6 @@ def compile_program(program: Program, n_items: int, n_users: int = 0, dataset: D
                     ) -> DesignRecommender:
     """``program`` -> an untrained :class:`DesignRecommender` (validated first)."""
     return DesignRecommender.from_program(program, n_items, n_users, dataset)
-
-
-def count_parameters(program: Program, n_items: int) -> int:
-    """Parameters plus buffers of the compiled model (as the trainer's cost counts them), without data.
-
-    Every item-indexed tensor (embeddings, text and attribute buffers, output bias) grows linearly
-    with the catalogue, so two tiny models (2 and 3 items) give the exact count at ``n_items``
-    in milliseconds. Without the dataset an ``attributes`` input counts one attribute id and one
-    attribute slot per item (the real vocabulary adds ``dim`` parameters per distinct attribute).
-    """
-    source = canonical_json(program)
-
-    def size(n: int) -> int:
-        model = DesignRecommender(n, 0, DesignConfig(program=source))
-        return int(sum(q.numel() for q in model.parameters()) + sum(b.numel() for b in model.buffers()))
-
-    small = size(2)
-    return small + (size(3) - small) * (n_items - 2)
 
 
 def train_overrides(program: Program) -> dict[str, Any]:

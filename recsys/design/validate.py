@@ -13,6 +13,7 @@ from typing import Any
 
 from agenticrs.recsys.design.errors import DesignError, IncompatibleError, LimitError, ValueRangeError
 from agenticrs.recsys.design.program import SECTIONS, Attention, MoE, Program
+from agenticrs.recsys.design.size import count_parameters
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,6 @@ def find_errors(program: Program, limits: Limits = DEFAULT_LIMITS, n_items: int 
         if p.loss.kind != "ce" and p.loss.negatives >= n_items:
             errors.append(LimitError(f"{p.loss.negatives} negatives need more than {n_items} items", "loss.negatives"))
         if limits.max_params is not None and not errors:
-            from agenticrs.recsys.design.compile import count_parameters  # lazy: needs torch
-
             n = count_parameters(p, n_items)
             if n > limits.max_params:
                 errors.append(LimitError(f"{n:,} parameters exceed the limit of {limits.max_params:,} "

@@ -90,6 +90,22 @@ def test_side_features_augmentation_and_pooling_train():
     assert np.isfinite(run_program(ds, text_only, seed=0).valid["ndcg@10"])
 
 
+def test_closed_form_size_equals_the_built_model():
+    """The validator's parameter count (no torch) equals the trainer's count of the compiled model."""
+    from agenticrs.recsys.design import sample_program
+    from agenticrs.recsys.design import size
+    from agenticrs.recsys.models.sasrec_features import GAP_BUCKETS
+
+    assert size.GAP_BUCKETS == GAP_BUCKETS
+    rng = np.random.default_rng(7)
+    programs = [*LIBRARY.values(), *(sample_program(rng) for _ in range(40)),
+                tiny(MoE(experts=5, top_k=2), Filter(causal=False), Conv(kernel=4), objective="cloze",
+                     inputs=Inputs(text=True, attributes=True, time_gap=True, fusion="gating", norm=True),
+                     readout=Readout(head="mlp", tied=False, bias=True, final_norm=True))]
+    for p in programs:
+        assert count_parameters(p, 57) == trainer_count(compile_program(p, 57)), to_text(p)
+
+
 def test_registered_design_model_by_name(data):
     """The text form goes through run_experiment like any model's config; "" is the library's SASRec-CE."""
     program = tiny(GRU(), MLP())
