@@ -59,7 +59,7 @@ class AgenticCore:
         lambda_init: float = 1.0,
         lambda_max: float = 100.0,
         latency_sla_ms: float = 30.0,
-        memory_budget_mb: float = 1.0,
+        memory_budget_mb: float = 0.6,
         sla_weight: float = 1.0,
         quality_floor: float = 0.95,
         floor_penalty: float = 0.1,

@@ -47,7 +47,7 @@ class JointEvaluation:
 def evaluate(task: str | Task, joint: JointConfig | Mapping[str, Mapping[str, Any]], seed: int = 0, *,
              backend: Any = "cached", suite: str = "synthetic", incumbent: JointConfig | None = None,
              expected: bool = False, ab_share: float = 0.5, ab_requests: int = 20000, latency_sla_ms: float = 30.0,
-             memory_budget_mb: float = 1.0, sla_weight: float = 1.0) -> JointEvaluation:
+             memory_budget_mb: float = 0.6, sla_weight: float = 1.0) -> JointEvaluation:
     """Evaluate ``joint`` on ``task`` (a name of ``suite`` or a Task) with the env's outer objective.
 
     ``seed`` picks the cached backend's training seed and draws the A/B period. ``backend``

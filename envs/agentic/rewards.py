@@ -139,7 +139,7 @@ class OuterOutcome:
 
 
 def simulate_outer(result: Any, incumbent: Any, seed: int | np.ndarray, *, ab_share: float = 0.5,
-                   ab_requests: int = 20000, latency_sla_ms: float = 30.0, memory_budget_mb: float = 1.0,
+                   ab_requests: int = 20000, latency_sla_ms: float = 30.0, memory_budget_mb: float = 0.6,
                    sla_weight: float = 1.0) -> OuterOutcome:
     """The outer objective of ``result`` (a :class:`~agenticrs.envs.agentic.assemble.PipelineResult`)
     against ``incumbent``: one A/B period plus the SLA term. A failed pipeline loses every

@@ -118,7 +118,7 @@ class AgenticRSEnv(MultiAgentEnv):
     seed)``), ``backend_kwargs``, ``suite`` (``"synthetic"``), ``split``, ``tasks``,
     ``max_rounds`` (10), ``coupling`` (``"layered"``), ``outer_weight`` (1.0),
     ``outer_target`` (0.0), ``dual_lr`` (0.5), ``dual_every`` (``"episode"``), ``lambda_init``
-    (1.0), ``lambda_max`` (100), ``latency_sla_ms`` (30), ``memory_budget_mb`` (1.0),
+    (1.0), ``lambda_max`` (100), ``latency_sla_ms`` (30), ``memory_budget_mb`` (0.6),
     ``sla_weight`` (1.0), ``quality_floor`` (0.95), ``floor_penalty`` (0.1),
     ``invalid_penalty`` (0.1), ``ab_share`` (0.5), ``ab_requests`` (20,000), ``obs_mode``
     (``"flat"`` / ``"dict"``), ``missing_action`` (``"error"`` / ``"keep"``),
