@@ -126,6 +126,9 @@ class OpenDesignEnv(gym.Env):
     | 16-50 | the last proposed program's features (:func:`~agenticrs.recsys.design.features.program_features`; zeros if rejected) |
     | 51-85 | the base program's features (what edits apply to) |
 
+    With ``obs_mode="dict"`` (edit mode only): ``Dict(observations=<the Box>, action_mask=Box(0, 1, (72,)))``,
+    the RLlib action-masking layout.
+
     ## Rewards
     As AutoTrain: ``sum(weight[name] * term)`` over ``reward_weights`` (default ``{"inner": 1.0,
     "cost": 0.1, "failure": 0.1, "outer": 1.0}``), each term in ``info["reward_terms"]``: ``inner``
@@ -154,6 +157,7 @@ class OpenDesignEnv(gym.Env):
       are then trained at ``fidelity`` (the others end the step with their screening result).
     * ``suite`` (``"synthetic"``), ``split``, ``tasks``, ``max_trials``, ``max_seconds``,
       ``reward_weights``, ``metric_scale``, ``cost_scale`` (60 s).
+    * ``obs_mode``: ``"flat"`` or ``"dict"`` (edit mode).
     * ``limits``: :class:`~agenticrs.recsys.design.validate.Limits` (size and parameter budgets; the
       parameter count is checked at the task's item count); ``max_text_length`` (4096).
     * ``store``, ``run_id``, ``agent``: a KnowledgeStore: every new trial (rejected programs too, as
@@ -198,6 +202,7 @@ class OpenDesignEnv(gym.Env):
         reward_weights: Mapping[str, float] | None = None,
         metric_scale: float = 1.0,
         cost_scale: float = 60.0,
+        obs_mode: str = "flat",
         limits: Limits = DEFAULT_LIMITS,
         max_text_length: int = 4096,
         backend_kwargs: Mapping[str, Any] | None = None,
@@ -208,6 +213,8 @@ class OpenDesignEnv(gym.Env):
     ):
         if action_mode not in ("text", "edit"):
             raise ValueError(f"action_mode must be 'text' or 'edit', got {action_mode!r}")
+        if obs_mode not in ("flat", "dict") or obs_mode == "dict" and action_mode != "edit":
+            raise ValueError(f"obs_mode must be 'flat', or 'dict' with action_mode='edit', got {obs_mode!r}")
         if not 0.0 < fidelity <= 1.0:
             raise ValueError(f"fidelity must lie in (0, 1], got {fidelity!r}")
         if screening is not None and not 0.0 < screening < fidelity:
@@ -244,7 +251,10 @@ class OpenDesignEnv(gym.Env):
             self.action_space = spaces.Discrete(len(OPERATORS))
         self._i_program = 16
         self._n_obs = 16 + 2 * self.N_PROGRAM
-        self.observation_space = spaces.Box(0.0, OBS_HIGH, (self._n_obs,), np.float32)
+        box = spaces.Box(0.0, OBS_HIGH, (self._n_obs,), np.float32)
+        self.obs_mode = obs_mode
+        self.observation_space: spaces.Space = box if obs_mode == "flat" else spaces.Dict({
+            "observations": box, "action_mask": spaces.Box(0.0, 1.0, (len(OPERATORS),), np.float32)})
         self._obs = np.zeros(self._n_obs, dtype=np.float32)
         self._cache: dict[tuple[str, str, float], TrialResult] = {}
         self.cache_stats = {"hits": 0, "trained": 0}
@@ -304,7 +314,7 @@ class OpenDesignEnv(gym.Env):
         obs[:7] = meta
         obs[8] = 1.0
         obs[self._i_program + self.N_PROGRAM:] = program_features(self.start)
-        return obs.copy(), {"task": task.name}
+        return self._observation(), {"task": task.name}
 
     def _task_info(self, task: Task) -> tuple[np.ndarray, float, int | None]:
         hit = self._task_cache.get(task.name)
@@ -404,7 +414,7 @@ class OpenDesignEnv(gym.Env):
             info.update(screening=screen, promoted=promoted)
         if self.store is not None:
             self._record(action, source, program, error, [] if cached else fresh, terms, reward)
-        return obs.copy(), reward, st.terminal, False, info
+        return self._observation(), reward, st.terminal, False, info
 
     def _evaluate(self, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
         """``backend.evaluate``; an exception becomes a failed trial, never a crashed episode."""
@@ -456,6 +466,11 @@ class OpenDesignEnv(gym.Env):
         return result, fresh, not fresh, True, screen
 
     # ------------------------------------------------------------------ helpers
+    def _observation(self) -> Any:
+        if self.obs_mode == "dict":
+            return {"observations": self._obs.copy(), "action_mask": self.action_masks().astype(np.float32)}
+        return self._obs.copy()
+
     def action_masks(self) -> np.ndarray:
         """Edit mode: ``[72]`` bool, the operators that turn the base program into a new valid program."""
         if self.action_mode != "edit":

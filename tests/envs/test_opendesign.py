@@ -34,6 +34,15 @@ def test_gymnasium_check_env_both_modes(mode):
     gym_check_env(make(action_mode=mode, render_mode="ansi"), skip_render_check=False)
 
 
+def test_dict_observations_carry_the_edit_mask():
+    env = make(action_mode="edit", obs_mode="dict", start="gru4rec")
+    gym_check_env(env)
+    obs, _ = env.reset(seed=0)
+    assert obs["action_mask"].tolist() == env.action_masks().astype(np.float32).tolist()
+    with pytest.raises(ValueError, match="obs_mode"):
+        make(obs_mode="dict")  # text actions have no mask
+
+
 def test_sb3_check_env_edit_mode():
     sb3_check_env(make(action_mode="edit"), warn=True)
 
@@ -223,3 +232,21 @@ def test_live_backend_trains_a_program_in_process():
     assert result.ok, result.reason
     assert result.config.model == "design" and result.cost["epochs"] == 1 and result.cost["params"] > 0
     assert 0 <= result.valid["ndcg@10"] <= 1 and info["reward_terms"]["inner"] > 0
+
+
+@pytest.mark.slow
+def test_live_isolated_worker_and_timeout():
+    """The default live backend: an isolated worker trains the program; one past the timeout is a timeout trial."""
+    suite = TaskSuite("tiny", train=(Task("tiny", "synthetic:users=80,items=60,seed=2", max_trials=3),), test=())
+    env = gym.make(ENV_ID, backend="live", suite=suite, backend_kwargs={"timeout_s": 120.0}).unwrapped
+    try:
+        env.reset(seed=0)
+        small = dataclasses.replace(LIBRARY["sasrec_ce"], dim=16, train=dataclasses.replace(LIBRARY["sasrec_ce"].train, epochs=1))
+        _, _, _, _, info = env.step(to_text(small))
+        assert info["result"].ok, info["result"].reason
+        env.backend.timeout_s = 0.5
+        big = dataclasses.replace(small, dim=256, train=dataclasses.replace(small.train, epochs=100))
+        _, _, _, _, info = env.step(to_text(big))
+        assert info["result"].status == "timeout" and info["reward_terms"]["failure"] == -1.0
+    finally:
+        env.backend.close()
