@@ -9,7 +9,8 @@ A trial is ``(task, config, fidelity, seed)``:
 * **Config params** are routed by field name to the model ``Config`` or the ``TrainConfig``
   (``split_overrides``); the trial's seed, device and the task's metric always win.
 * **Isolation**: by default each trial runs in a persistent worker subprocess (forked from a
-  warmed-up ``forkserver``, or ``spawn`` where there is none), so
+  warmed-up ``forkserver``, or ``spawn`` where there is none; kept warm in the process-wide
+  :data:`POOL`, prestarted when the backend is created and reused by later backends), so
   a trial that hangs past ``timeout_s`` is killed (and the worker restarted) instead of
   blocking the caller; the trainer also gets ``max_seconds = soft_budget * timeout_s`` so most
   slow trials stop gracefully first. With ``use_ray=True`` each trial is a Ray task
@@ -29,12 +30,15 @@ A trial is ``(task, config, fidelity, seed)``:
   Linux) and ``epochs``. Failed trials carry ``seconds`` until the failure.
 
 Datasets are loaded from the task's URI with ``load_dataset`` and cached (with their split)
-per process; ``datasets={uri: Dataset}`` supplies in-memory datasets. Models registered by
-your own code must be importable in the worker: list their modules in ``setup_modules``.
+per process; ``datasets={uri: Dataset}`` supplies in-memory datasets. Models and datasets your
+own code registered (in ``__main__`` too) travel with each trial request and are registered in
+the worker or Ray task before it runs (:mod:`~agenticrs.envs.backends.shipped_registrations`);
+one that cannot be rebuilt there fails the trial with what to do (``setup_modules``).
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import importlib
 import logging
@@ -49,6 +53,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from agenticrs.envs.backends import shipped_registrations
 from agenticrs.envs.core import Task, TrialConfig, TrialResult
 from agenticrs.envs.knowledge import KnowledgeStore
 
@@ -98,6 +103,8 @@ class TrialRequest:
     train_defaults: dict[str, Any] = field(default_factory=dict)
     dataset: Any = None
     """An in-memory ``Dataset`` for ``data``, or ``None`` to load the URI."""
+    registrations: Any = None
+    """The caller's own registered models and datasets (``shipped_registrations.Registrations``)."""
 
 
 # ---------------------------------------------------------------------- in the worker
@@ -184,10 +191,13 @@ def run_trial(req: TrialRequest) -> dict[str, Any]:
         from agenticrs.recsys.models import get_model
         from agenticrs.recsys.training import DivergenceError, build_train_config, run_experiment, split_overrides
 
+        from agenticrs.envs.backends import shipped_registrations
+
         torch.set_num_threads(req.threads)
         _warm_up()
         for module in req.setup_modules:
             importlib.import_module(module)
+        shipped_registrations.apply(req.registrations)
         dataset, split = _dataset_and_split(req)
         cls = get_model(config.model)
         model_params, train_params = split_overrides(cls, config.param_dict)
@@ -301,6 +311,92 @@ class _Worker:
         self.conn.close()
 
 
+class WorkerPool:
+    """Warm worker subprocesses shared by every :class:`LiveBackend` of this process.
+
+    Starting a worker means starting the forkserver (a Python that imports torch and the
+    trainer: seconds, more on a loaded machine); forking one more from it takes milliseconds.
+    A backend takes an idle worker (with its per-process dataset cache) on its first trial and
+    gives it back on ``close()``, so a new env, a clone per build thread or the next episode
+    does not pay the start again; :meth:`prestart` begins a start in the background (a
+    ``LiveBackend`` does so when it is created). Workers are keyed by their ``setup_modules``;
+    at most ``max_idle`` wait per key; all are stopped at exit.
+    """
+
+    def __init__(self, max_idle: int | None = None):
+        self.max_idle = max_idle or max(2, os.cpu_count() or 1)
+        self._idle: dict[tuple[str, ...], list[_Worker]] = {}
+        self._starting: dict[tuple[str, ...], int] = {}
+        self._cond = threading.Condition()
+        self.started = 0
+        """Workers started so far (the benchmark and tests read it)."""
+
+    def acquire(self, setup_modules: tuple[str, ...], startup_timeout_s: float) -> _Worker:
+        """An idle live worker, the one being prestarted, or a new one."""
+        with self._cond:
+            while True:
+                idle = self._idle.get(setup_modules, [])
+                while idle:
+                    worker = idle.pop()
+                    if worker.proc.is_alive():
+                        return worker
+                    worker.kill()
+                if not self._starting.get(setup_modules):
+                    break
+                self._cond.wait(timeout=startup_timeout_s)  # a prestart is under way: take its worker
+        return self._start(setup_modules, startup_timeout_s)
+
+    def release(self, worker: _Worker, setup_modules: tuple[str, ...]) -> None:
+        """Take back a healthy worker (an idle one beyond ``max_idle`` is stopped)."""
+        with self._cond:
+            idle = self._idle.setdefault(setup_modules, [])
+            if worker.proc.is_alive() and len(idle) < self.max_idle:
+                idle.append(worker)
+                self._cond.notify_all()
+                return
+        worker.kill(graceful=True)
+
+    def prestart(self, setup_modules: tuple[str, ...], startup_timeout_s: float) -> None:
+        """Start a worker in the background unless one is idle or starting for these modules."""
+        with self._cond:
+            if self._idle.get(setup_modules) or self._starting.get(setup_modules):
+                return
+            self._starting[setup_modules] = self._starting.get(setup_modules, 0) + 1
+
+        def start() -> None:
+            try:
+                worker = _Worker(startup_timeout_s, setup_modules)
+            except Exception as e:  # noqa: BLE001 - the first trial starts (and reports) its own
+                log.debug("prestarting a live-backend worker failed: %s", e)
+                worker = None
+            with self._cond:
+                self._starting[setup_modules] -= 1
+                if worker is not None:
+                    self.started += 1
+                    self._idle.setdefault(setup_modules, []).append(worker)
+                self._cond.notify_all()
+
+        threading.Thread(target=start, name="agenticrs-live-prestart", daemon=True).start()
+
+    def _start(self, setup_modules: tuple[str, ...], startup_timeout_s: float) -> _Worker:
+        worker = _Worker(startup_timeout_s, setup_modules)
+        with self._cond:
+            self.started += 1
+        return worker
+
+    def shutdown(self) -> None:
+        """Stop every idle worker (at exit; running trials belong to their backends)."""
+        with self._cond:
+            workers = [w for ws in self._idle.values() for w in ws]
+            self._idle.clear()
+        for worker in workers:
+            worker.kill(graceful=True)
+
+
+POOL = WorkerPool()
+atexit.register(POOL.shutdown)
+
+
 class LiveBackend:
     """Backend ``kind="live"``: really trains each configuration (see the module docstring).
 
@@ -325,6 +421,8 @@ class LiveBackend:
         ray_num_cpus: CPUs each Ray trial task reserves (``None``: ``threads``); a trial on a
             ``cuda`` device also reserves one GPU.
         startup_timeout_s: how long to wait for a worker subprocess to import torch.
+        prestart: with isolation, start a worker of the shared :data:`POOL` in the background
+            now, so the first trial does not wait for the whole start-up.
     """
 
     kind = "live"
@@ -351,6 +449,7 @@ class LiveBackend:
         env: str = "",
         ray_num_cpus: float | None = None,
         startup_timeout_s: float = 300.0,
+        prestart: bool = True,
     ):
         if full_epochs < 1:
             raise ValueError(f"LiveBackend: full_epochs must be >= 1, got {full_epochs}")
@@ -370,6 +469,8 @@ class LiveBackend:
         self.stats = {"trained": 0, "reused": 0, "failed": 0, "timeout": 0}
         self._worker: _Worker | None = None
         self._lock = threading.Lock()
+        if prestart and isolate and not use_ray:
+            POOL.prestart(self.setup_modules, startup_timeout_s)
 
     # ------------------------------------------------------------------ lifecycle
     def clone(self) -> "LiveBackend":
@@ -377,8 +478,13 @@ class LiveBackend:
         return LiveBackend(**self._kwargs)
 
     def close(self) -> None:
-        """Stop the worker subprocess (a later trial starts a new one)."""
-        self._stop_worker(graceful=not self._lock.locked())
+        """Give the worker back to the shared pool (a trial still running in it: stop it)."""
+        if self._lock.locked():
+            self._stop_worker()
+            return
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            POOL.release(worker, self.setup_modules)
 
     def _stop_worker(self, graceful: bool = False) -> None:
         worker, self._worker = self._worker, None
@@ -439,7 +545,7 @@ class LiveBackend:
             seed=int(seed), full_epochs=self.full_epochs, device=self.device,
             max_seconds=self.soft_budget * self.timeout_s if self.timeout_s is not None else None,
             threads=self.threads, setup_modules=self.setup_modules, train_defaults=self.train_defaults,
-            dataset=self.datasets.get(task.data),
+            dataset=self.datasets.get(task.data), registrations=shipped_registrations.collect(),
         )
 
     def _failed(self, req: TrialRequest, status: str, reason: str, seconds: float) -> dict[str, Any]:
@@ -451,7 +557,7 @@ class LiveBackend:
         for attempt in range(2):  # a worker that died between trials is restarted once
             if self._worker is None:
                 try:
-                    self._worker = _Worker(self.startup_timeout_s, self.setup_modules)
+                    self._worker = POOL.acquire(self.setup_modules, self.startup_timeout_s)
                 except RuntimeError as e:
                     return self._failed(req, "failed", str(e), 0.0)
             worker = self._worker
