@@ -46,7 +46,7 @@ from agenticrs.recsys.design.program import (
 )
 from agenticrs.recsys.design.size import count_parameters
 from agenticrs.recsys.design.text import parse, to_text
-from agenticrs.recsys.design.validate import DEFAULT_LIMITS, Limits, find_errors, validate
+from agenticrs.recsys.design.validate import DEFAULT_LIMITS, NO_LIMITS, Limits, find_errors, validate
 from agenticrs.recsys.design.library import LIBRARY, get_program
 from agenticrs.recsys.design.grammar import (
     OPERATORS,
@@ -59,7 +59,7 @@ from agenticrs.recsys.design.grammar import (
 __all__ = [
     "Attention", "BLOCKS", "Block", "Conv", "DEFAULT_LIMITS", "DesignError", "DesignRecommender", "FieldTypeError",
     "Filter", "GRU", "GatedMLP", "IncompatibleError", "Inputs", "LIBRARY", "LimitError", "Limits", "Loss", "MLP",
-    "MoE", "OPERATORS", "Operator", "ParseError", "Program", "Readout", "Train", "UnknownBlockError",
+    "MoE", "NO_LIMITS", "OPERATORS", "Operator", "ParseError", "Program", "Readout", "Train", "UnknownBlockError",
     "UnknownFieldError", "ValueRangeError", "canonical_dict", "canonical_json", "canonicalise", "compile_program",
     "count_parameters", "crossover", "find_errors", "from_dict", "get_program", "mutate", "parse", "program_hash",
     "run_program", "sample_program", "to_dict", "to_text", "train_overrides", "validate",

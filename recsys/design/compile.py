@@ -33,7 +33,7 @@ from agenticrs.recsys.design.errors import DesignError
 from agenticrs.recsys.design.program import Program
 from agenticrs.recsys.design.size import count_parameters  # noqa: F401  (re-exported: part of this API)
 from agenticrs.recsys.design.text import parse
-from agenticrs.recsys.design.validate import validate
+from agenticrs.recsys.design.validate import NO_LIMITS, validate
 from agenticrs.recsys.models.base import ModelConfig, Recommender, register_model
 from agenticrs.recsys.models.gru4rec import linear_cross_entropy
 from agenticrs.recsys.models.sasrec import sample_negatives
@@ -43,7 +43,7 @@ from agenticrs.recsys.models.transformer import encode_by_length, right_aligned_
 
 @functools.lru_cache(maxsize=256)
 def _parse_valid(source: str) -> Program:
-    return validate(parse(source))
+    return validate(parse(source), NO_LIMITS)  # budgets (Limits) are for proposers and envs, not the model
 
 
 def default_program_text() -> str:
@@ -212,8 +212,8 @@ class DesignRecommender(Recommender):
     @classmethod
     def from_program(cls, program: Program, n_items: int, n_users: int = 0,
                      dataset: Dataset | None = None) -> "DesignRecommender":
-        """Compile ``program`` (validated first)."""
-        return cls(n_items, n_users, DesignConfig(program=canonical_json(validate(program))), dataset)
+        """Compile ``program`` (validated against the language's rules, not a budget)."""
+        return cls(n_items, n_users, DesignConfig(program=canonical_json(validate(program, NO_LIMITS))), dataset)
 
     def _init_weights(self) -> None:
         init = self.program.init
@@ -466,7 +466,7 @@ def run_program(dataset: Dataset, program: Program, train_config: Any = None, sp
 
     base = dataclasses.asdict(train_config) if train_config is not None else {"progress": False}
     config = TrainConfig(**{**base, **train_overrides(program), **train_fields})
-    return run_experiment(dataset, DesignRecommender, {"program": canonical_json(validate(program))}, config,
+    return run_experiment(dataset, DesignRecommender, {"program": canonical_json(validate(program, NO_LIMITS))}, config,
                           split=split)
 
 

@@ -36,6 +36,8 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+NO_LIMITS = Limits(max_blocks=10**6, max_dim=10**9, max_len=10**9, max_epochs=10**9, max_params=None)
+"""Only the language's own ranges and rules (what compiling needs; budgets are the caller's)."""
 
 
 def _range_errors(obj: Any, path: str) -> list[DesignError]:
@@ -118,4 +120,4 @@ def validate(program: Program, limits: Limits = DEFAULT_LIMITS, n_items: int | N
     return program
 
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "find_errors", "validate"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "NO_LIMITS", "find_errors", "validate"]

@@ -106,6 +106,16 @@ def test_closed_form_size_equals_the_built_model():
         assert count_parameters(p, 57) == trainer_count(compile_program(p, 57)), to_text(p)
 
 
+def test_the_model_accepts_programs_beyond_the_default_budget():
+    """Limits are a proposer's or env's budget; compiling needs only the language's rules."""
+    from agenticrs.recsys.design import DEFAULT_LIMITS, LimitError, validate
+
+    wide = dataclasses.replace(tiny(MLP()), dim=DEFAULT_LIMITS.max_dim * 2)
+    with pytest.raises(LimitError):
+        validate(wide)
+    assert compile_program(wide, n_items=10).program.dim == 2 * DEFAULT_LIMITS.max_dim
+
+
 def test_registered_design_model_by_name(data):
     """The text form goes through run_experiment like any model's config; "" is the library's SASRec-CE."""
     program = tiny(GRU(), MLP())
