@@ -60,20 +60,22 @@ class GatedMLPOp(nn.Module):
         return self.fc_out(self.drop(self.act(gate) * value))
 
 
-def left_to_right(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Rotate each LEFT-padded row of ``x [B, W, ...]`` so its ``lengths[b]`` real steps come first."""
+def _rotate(x: torch.Tensor, lengths: torch.Tensor, direction: int) -> torch.Tensor:
+    """Roll each row of ``x [B, W, ...]`` by ``direction * (W - lengths[b])`` steps along dim 1."""
     width = x.shape[1]
     shift = (width - lengths).unsqueeze(1)  # [B, 1]
-    index = (torch.arange(width, device=x.device).unsqueeze(0) + shift) % width  # [B, W]
+    index = (torch.arange(width, device=x.device).unsqueeze(0) + direction * shift) % width  # [B, W]
     return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+def left_to_right(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Rotate each LEFT-padded row of ``x [B, W, ...]`` so its ``lengths[b]`` real steps come first."""
+    return _rotate(x, lengths, 1)
 
 
 def right_to_left(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`left_to_right`."""
-    width = x.shape[1]
-    shift = (width - lengths).unsqueeze(1)
-    index = (torch.arange(width, device=x.device).unsqueeze(0) - shift) % width
-    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+    return _rotate(x, lengths, -1)
 
 
 class GRUOp(nn.Module):
