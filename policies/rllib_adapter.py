@@ -309,6 +309,10 @@ def _scalars(result: dict[str, Any], steps_per_s: float) -> dict[str, float]:
 
 def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train (or continue) a PPO run in ``run_dir`` until ``spec.timesteps`` env steps."""
+    from agenticrs.policies import rllib_multi
+
+    if rllib_multi.is_multi_agent(spec.env_id):  # one module per agent (or shared): its own adapter
+        return rllib_multi.train(spec, run_dir, resume=resume, progress=progress)
     import ray
 
     from agenticrs.policies.ray_util import check_cluster_has_agenticrs, describe_ray
@@ -412,8 +416,13 @@ class RLlibPolicy(Policy):
         self.rng = np.random.default_rng(0)
 
     @classmethod
-    def load(cls, checkpoint: str | Path, deterministic: bool = False) -> "RLlibPolicy":
+    def load(cls, checkpoint: str | Path, deterministic: bool = False) -> Any:
+        """The checkpoint's policy (a multi-agent run's: :class:`~agenticrs.policies.rllib_multi.MultiAgentRLlibPolicy`)."""
         meta = read_meta(checkpoint)
+        if meta.get("multi_agent"):
+            from agenticrs.policies.rllib_multi import MultiAgentRLlibPolicy
+
+            return MultiAgentRLlibPolicy.load(checkpoint, deterministic)
         use_policy_threads()
         path = Path(meta["_path"]) / ALGO_DIR / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE
         module = RLModule.from_checkpoint(str(path / DEFAULT_MODULE_ID))

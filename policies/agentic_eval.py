@@ -1,0 +1,209 @@
+"""Judging joint pipelines of ``AgenticRS-v0``: the joint search space, episode traces, regret.
+
+Every method (multi-agent PPO, independent agents, search baselines) leaves a
+:class:`JointTrace`: per round the pipeline it evaluated, what it observed, the simulated
+compute spent so far and the pipeline it would ship after that round (its *final pipeline*
+if the budget ended there). Traces are scored with the **noise-free** outer objective
+(:func:`~agenticrs.envs.agentic.joint_eval.evaluate` with ``expected=True``: expected relative
+click lift against the all-default pipeline plus the SLA term), whatever noisy A/B outcomes
+the method itself saw, and against the **best joint configuration known**: an exhaustive pass
+over the joint space's 32,256 canonical pipelines on the cached backend (:func:`best_known`,
+about 10-20 s per task, memoised per process).
+
+Normalised regret of a pipeline ``p`` on a task: ``(O* - O(p)) / (O* - O(default))``: 0 at the
+best pipeline, 1 at the default one (it can exceed 1: worse than not evolving at all).
+Simulated compute: the live training seconds (``PipelineResult.train_seconds``) of the distinct
+pipelines evaluated so far (a re-evaluated pipeline is not charged again).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from agenticrs.envs.agentic.spaces import (
+    AGENTS,
+    COMPOSER_CHOICES,
+    FEATURE_CHOICES,
+    MODEL_CHOICES,
+    SERVING_CHOICES,
+    JointConfig,
+    repair_recall,
+)
+from agenticrs.envs.grid_space import ConditionalSpace
+
+AGENT_CHOICES = {"model": MODEL_CHOICES, "feature": FEATURE_CHOICES, "serving": SERVING_CHOICES,
+                 "composer": COMPOSER_CHOICES}
+"""Each agent's choices; their names are distinct, so the joint space is their concatenation."""
+
+
+# ---------------------------------------------------------------------- the joint space
+@functools.lru_cache(maxsize=1)
+def joint_space() -> ConditionalSpace:
+    """The four agents' choices as ONE ``ConditionalSpace`` (nvec ``[2,2, 2,2, 3,3,2, 4,5,2,2,2]``,
+    32,256 canonical pipelines): what the search baselines search through their ask/tell layer.
+    Built once per process (a few seconds)."""
+    choices = tuple(c for a in AGENTS for c in AGENT_CHOICES[a])
+    return ConditionalSpace("pipeline", choices, repair=repair_recall)
+
+
+def joint_of_values(values: Mapping[str, Any]) -> JointConfig:
+    """The :class:`JointConfig` of a joint space's active values (``ConditionalSpace.values``)."""
+    names = {a: [c.name for c in AGENT_CHOICES[a]] for a in AGENTS}
+    return JointConfig(**{a: tuple(sorted((k, values[k]) for k in names[a] if k in values)) for a in AGENTS})
+
+
+def joint_of_action(action: Any) -> JointConfig:
+    """The pipeline a joint-space action stands for (repaired as the env repairs it)."""
+    sp = joint_space()
+    return joint_of_values(sp.values(sp.lookup(action)[0]))
+
+
+@functools.lru_cache(maxsize=1)
+def all_joints() -> tuple[JointConfig, ...]:
+    """Every canonical pipeline of the joint space (32,256)."""
+    sp = joint_space()
+    return tuple(joint_of_values(sp.values(p)) for p in range(sp.n_pairs))
+
+
+# ---------------------------------------------------------------------- objective
+_TASKS: dict[str, Any] = {}
+"""Tasks seen by name (a Task object registers itself here, so the memo below keys on names)."""
+
+
+def _task_name(task: Any) -> str:
+    if isinstance(task, str):
+        return task
+    _TASKS[task.name] = task
+    return task.name
+
+
+@functools.lru_cache(maxsize=200_000)
+def _expected(task_name: str, joint: JointConfig) -> tuple[float, float]:
+    from agenticrs.envs.agentic.joint_eval import evaluate
+
+    ev = evaluate(_TASKS.get(task_name, task_name), joint, expected=True)
+    return float(ev.outer), float(ev.result.train_seconds)
+
+
+def expected_outer(task: Any, joint: JointConfig) -> float:
+    """The noise-free outer objective of ``joint`` on ``task`` (a name of the synthetic suite or a Task)."""
+    return _expected(_task_name(task), joint)[0]
+
+
+def train_seconds(task: Any, joint: JointConfig) -> float:
+    """Simulated live training seconds of ``joint``'s components on ``task``."""
+    return _expected(_task_name(task), joint)[1]
+
+
+@dataclass(frozen=True)
+class BestKnown:
+    """The best joint configuration known on a task and the reference values of regret."""
+
+    task: str
+    joint: JointConfig
+    outer: float
+    default_outer: float
+    how: str = "exhaustive"
+
+
+@functools.lru_cache(maxsize=None)
+def best_known(task: str) -> BestKnown:
+    """Exhaustive search of the joint space on the cached backend (noise-free outer objective)."""
+    joints = all_joints()
+    values = np.fromiter((expected_outer(task, j) for j in joints), dtype=float, count=len(joints))
+    i = int(np.argmax(values))
+    return BestKnown(task, joints[i], float(values[i]), expected_outer(task, JointConfig.default()),
+                     f"exhaustive over {len(joints)} pipelines (cached backend, expected outer)")
+
+
+def regret(task: str, outer: float) -> float:
+    """``(O* - O) / (O* - O(default))`` (``nan`` when the default is already the best)."""
+    b = best_known(task)
+    span = b.outer - b.default_outer
+    return (b.outer - outer) / span if span > 1e-12 else math.nan
+
+
+# ---------------------------------------------------------------------- traces
+@dataclass
+class JointTrace:
+    """One episode of one method on one task.
+
+    Attributes:
+        method / task / seed: what ran where.
+        evaluated: the pipeline evaluated in each round, ``[rounds]``.
+        observed: what the method saw of it (the round's noisy outer objective).
+        final: the pipeline the method would ship after each round (RL: the env's incumbent;
+            searchers: the best observed so far), ``[rounds]``.
+        compute: cumulative simulated training seconds after each round, ``[rounds]``.
+    """
+
+    method: str
+    task: str
+    seed: int
+    evaluated: list[JointConfig] = field(default_factory=list)
+    observed: list[float] = field(default_factory=list)
+    final: list[JointConfig] = field(default_factory=list)
+    compute: list[float] = field(default_factory=list)
+    _charged: set = field(default_factory=set, repr=False)
+
+    def add(self, evaluated: JointConfig, observed: float, final: JointConfig) -> None:
+        if evaluated not in self._charged:
+            self._charged.add(evaluated)
+            spent = train_seconds(self.task, evaluated)
+        else:
+            spent = 0.0
+        self.evaluated.append(evaluated)
+        self.observed.append(float(observed))
+        self.final.append(final)
+        self.compute.append((self.compute[-1] if self.compute else 0.0) + spent)
+
+    def scores(self) -> dict[str, list[float]]:
+        """``{"outer": [rounds], "regret": [rounds], "compute": [rounds]}`` of the final pipeline per round."""
+        outer = [expected_outer(self.task, j) for j in self.final]
+        return {"outer": outer, "regret": [regret(self.task, o) for o in outer], "compute": list(self.compute)}
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.scores()
+        return {"method": self.method, "task": self.task, "seed": self.seed, **s,
+                "final_pipeline": self.final[-1].to_dict() if self.final else None,
+                "observed": self.observed}
+
+
+def run_policy_episode(env: Any, policy: Any, task: str, seed: int, method: str | None = None) -> JointTrace:
+    """One episode of a multi-agent ``policy`` (``begin(env, seed)``, ``act({agent: obs}) -> {agent: action}``)
+    on ``env`` (an ``AgenticRSEnv``); the final pipeline after each round is the env's incumbent."""
+    u = getattr(env, "unwrapped", env)
+    obs, _ = u.reset(seed=seed, options={"task": task})
+    policy.begin(u, seed)
+    trace = JointTrace(method or getattr(policy, "name", "policy"), task, seed)
+    done = False
+    while not done:
+        obs, _, terms, truncs, infos = u.step(policy.act(obs))
+        first = infos[u.possible_agents[0]]
+        trace.add(u.core.joint, float(first["outer"]), u.core.incumbent)
+        done = bool(terms.get("__all__", u.core.done))
+    return trace
+
+
+def summarise(traces: Sequence[JointTrace]) -> dict[str, dict[str, Any]]:
+    """Per method: mean ± s.e. over (task, seed) of the final outer objective and regret, and the
+    per-round curves (means) of regret and compute."""
+    by: dict[str, list[dict[str, list[float]]]] = {}
+    for t in traces:
+        by.setdefault(t.method, []).append(t.scores())
+    out = {}
+    for m, scores in by.items():
+        outer = np.asarray([s["outer"][-1] for s in scores])
+        reg = np.asarray([s["regret"][-1] for s in scores])
+        n = len(scores)
+        curve = np.nanmean(np.asarray([s["regret"] for s in scores], dtype=float), axis=0)
+        comp = np.mean(np.asarray([s["compute"] for s in scores], dtype=float), axis=0)
+        out[m] = {"n": n, "outer": [float(np.mean(outer)), float(np.std(outer, ddof=1) / np.sqrt(n)) if n > 1 else 0.0],
+                  "regret": [float(np.nanmean(reg)), float(np.nanstd(reg, ddof=1) / np.sqrt(n)) if n > 1 else 0.0],
+                  "regret_by_round": curve.tolist(), "compute_by_round": comp.tolist()}
+    return out
