@@ -440,6 +440,12 @@ class AgenticCore:
     def done(self) -> bool:
         return self._episode is None or self._episode.done
 
+    def close(self) -> None:
+        """Close the backend (the live backend's worker process)."""
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            close()
+
     def render(self) -> str:
         ep = self._episode
         if ep is None:

@@ -67,9 +67,7 @@ class AgenticParallelEnv(ParallelEnv):
         return self.core.render() if self.render_mode == "ansi" else None
 
     def close(self) -> None:
-        close = getattr(self.core.backend, "close", None)
-        if callable(close):
-            close()
+        self.core.close()
 
 
 def parallel_env(**kwargs: Any) -> AgenticParallelEnv:

@@ -41,7 +41,12 @@ class AgenticRSEnv(MultiAgentEnv):
     served; the composer which recall agents (fixed architectures, as Compose) feed it and
     whether it runs. ``recall_b == recall_a`` is repaired to ``none`` (``info["repaired"]``,
     ``inner/invalid`` term). Action masks: ``infos[agent]["action_mask"]`` and, with
-    ``obs_mode="dict"``, in the observation (the union mask, ``[sum(nvec)]``).
+    ``obs_mode="dict"``, in the observation (the union mask, ``[sum(nvec)]`` floats, the
+    masking RLModule's layout). Every value of these spaces is valid in *some* combination, so
+    the union masks are all ones; the one invalid combination is repaired as above, and
+    ``action_space(agent).mask({"recall_a": "pop"})`` gives the conditional mask (here:
+    ``recall_b = pop`` masked) for autoregressive policies. Custom spaces with unusable values
+    get them masked.
 
     **Bad joint actions** raise ``ValueError`` naming the problem and leave the episode as it
     was: not a dict, an unknown agent key, a missing agent (unless
@@ -66,7 +71,7 @@ class AgenticRSEnv(MultiAgentEnv):
     the default ranker's; ``composer``: the pipeline's validation NDCG@10 / the default
     pipeline's; ``serving``: (p99 / SLA + memory / budget) / 2 (lower is better; 0 below the
     quality floor). ``obs_mode="dict"``: ``Dict(observations=<Box>, action_mask=Box(0, 1,
-    (sum(nvec),)))``. ``state()`` (and ``state_space``, ``Box(0, 10, (53,))``): task, round,
+    (sum(nvec),)))``. ``state()`` (and ``state_space``, ``Box(0, 10, (46,))``): task, round,
     every agent's action, global, recent and knowledge features, for a centralised critic.
 
     ## Rewards
@@ -133,8 +138,10 @@ class AgenticRSEnv(MultiAgentEnv):
 
     ## Cost per step
     Cached: one numpy assembly per distinct pipeline (memoised), one A/B draw, and with
-    ``report_all_modes`` or ``difference`` up to four counterfactuals: about 0.2-0.4 ms per
-    round, i.e. several thousand agent-steps per second (``benchmarks/agentic_speed.py``).
+    ``report_all_modes`` or ``difference`` up to four counterfactuals: about 250 us of CPU per
+    round, 16,000 agent-steps per CPU second; 7,000 agent-steps/s of wall time through this
+    RLlib face on the shared 2-core machine at load average 8 (``python -m
+    agenticrs.benchmarks.agentic_speed``; ``benchmarks/results/agentic_speed.json``).
     Live: training the pipeline's components (seconds on the synthetic suite).
 
     ## Version History
@@ -181,6 +188,4 @@ class AgenticRSEnv(MultiAgentEnv):
         return self.core.render() if self.render_mode == "ansi" else None
 
     def close(self) -> None:
-        close = getattr(self.core.backend, "close", None)
-        if callable(close):
-            close()
+        self.core.close()
