@@ -456,6 +456,11 @@ def report_markdown(report: dict[str, Any]) -> str:
              f"Method: `{m['path']}`; data `{s['data']}`; baseline `{s['baseline']}`; {s['seeds']} seeds; "
              f"{s['epochs']} epochs per run" + (f", {s['budget_s']:g} s budget per run" if s.get("budget_s") else "")
              + f"; translator `{t['translator']}`. Status: **{report['status']}**. {report['created']}.", ""]
+    run = report.get("run")
+    if run:
+        from agenticrs.benchmarks.common import machine_line
+
+        lines += [f"Command: `{run['command']}`  ", f"Machine: {machine_line(run['machine'])}.", ""]
     lines += ["## Translation", ""]
     if t["changes"]:
         lines += ["Changes from the baseline:", ""] + [f"- `{c}`" for c in t["changes"]] + [""]

@@ -99,6 +99,9 @@ def paper_autotrain(method_path: str, data: str, baseline: str, out: str, *, see
     finally:
         backend.close()
     report["knowledge"] = {"path": str(store.path), "run_id": run_id}
+    from agenticrs.benchmarks.common import run_header
+
+    report["run"] = run_header(" ".join(["agenticrs", *sys.argv[1:]]) if log is not None else None)
     pa.write_report(report, out_dir)
     return report
 

@@ -111,6 +111,9 @@ class TraceRow:
     test: float
     seconds: float
     cum_seconds: float
+    """Training seconds of the search so far (this evaluation included)."""
+    propose_seconds: float
+    """Seconds the proposer spent in ``ask`` so far (a language model's generation time)."""
     best_valid: float
     best_test: float
 
@@ -153,7 +156,7 @@ def run_pipeline(proposer: ProgramProposer, evaluator: ProgramEvaluator, task: D
     """
     proposer.reset(task, Budget(config.proposals), seed, store=store, run_id=run_id)
     trace = SearchTrace(proposer.name, seed)
-    best_valid, best_test, cum = -math.inf, -math.inf, 0.0
+    best_valid, best_test, cum, asking = -math.inf, -math.inf, 0.0, 0.0
 
     def evaluate(program: Program, source: str, fidelity: float, stage: str, rnd: int) -> TrialResult:
         nonlocal best_valid, best_test, cum
@@ -166,7 +169,7 @@ def run_pipeline(proposer: ProgramProposer, evaluator: ProgramEvaluator, task: D
         if stage == "full" and value > best_valid:
             best_valid, best_test, trace.best_program = value, test, program
         row = TraceRow(len(trace.rows) + 1, rnd, stage, program_hash(program), source, float(fidelity),
-                       result.status, value, test, seconds, cum, best_valid, best_test)
+                       result.status, value, test, seconds, cum, asking, best_valid, best_test)
         trace.rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -176,7 +179,9 @@ def run_pipeline(proposer: ProgramProposer, evaluator: ProgramEvaluator, task: D
         batch: list[tuple[Program, str]] = []
         for _ in range(config.generate):
             before = dict(proposer.sources)
+            start = time.perf_counter()
             program = proposer.ask()
+            asking += time.perf_counter() - start
             source = next((s for s, n in proposer.sources.items() if n != before.get(s, 0)), "?")
             batch.append((program, source))
         if config.screens:
@@ -188,7 +193,7 @@ def run_pipeline(proposer: ProgramProposer, evaluator: ProgramEvaluator, task: D
             batch = [(p, s) for v, p, s in scored[:config.select] if v > -math.inf] or []
         for program, source in batch:
             evaluate(program, source, 1.0, "full", rnd)
-    trace.stats = proposer.stats()
+    trace.stats = {**proposer.stats(), "propose_seconds": asking}
     return trace
 
 

@@ -218,3 +218,13 @@ def test_writer_gives_up_within_its_budget():
     writer = ProgramWriter(StandInModel(script=["nope"]), max_attempts=2)
     out = writer.write(load_prompt("repair"), {"error": "e", "program": "p"}, LIBRARY["sasrec"], seed=0)
     assert out.program is None and len(out.attempts) == 2 and "no JSON object" in out.error
+
+
+def test_importing_the_llm_packages_loads_no_model_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, agenticrs.policies.llm, agenticrs.policies.proposers, agenticrs.policies.paper_autotrain; "
+            "bad = [m for m in ('transformers', 'lmformatenforcer', 'gguf') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
