@@ -11,6 +11,11 @@ or, shorter, :func:`run_program`. The program's training scheme maps to the trai
 trainer's Adam cannot express is applied by the model between optimiser steps (see
 :class:`StepSchedule`): the learning-rate schedule and warm-up scale each Adam step, and
 ``adamw`` applies decoupled weight decay.
+
+Trained by name without :func:`run_program` (``agenticrs recsys train --model design --set
+"program=block gru; loss kind=ce"``), the trainer's own ``lr`` / ``epochs`` / ``batch_size`` apply;
+the schedule's horizon and AdamW's decay still read the program's ``epochs`` and ``lr``, so pass
+``train_overrides(program)`` (``--set lr=...``) when the program's training scheme matters.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The readable text form of a program, and :func:`parse` for either form.
 
 One line per section, ``keyword key=value ...``; blocks are ``block KIND key=value ...`` lines
-in order; ``#`` starts a comment; fields left out take their defaults::
+in order; ``#`` starts a comment, ``;`` separates statements on one line (for command lines);
+fields left out take their defaults::
 
     program name=sasrec dim=64 max_len=50 init=xavier
     inputs position=true scale=true dropout=0.2
@@ -84,41 +85,50 @@ def parse_text(text: str) -> tuple[dict[str, Any], dict[str, int]]:
     data: dict[str, Any] = {"blocks": []}
     lines: dict[str, int] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip() if '"' not in raw else _strip_comment(raw)
-        if not line:
-            continue
-        keyword, _, rest = line.partition(" ")
-        if keyword == "block":
-            kind, _, rest = rest.strip().partition(" ")
-            if not kind:
-                raise ParseError("a block line needs a kind: block KIND key=value ...", line=n)
-            lines[f"blocks[{len(data['blocks'])}]"] = n
-            data["blocks"].append({"kind": kind, **_pairs(rest, n)})
-        elif keyword == "program":
-            if "program" in lines:
-                raise ParseError("the program line is given twice", line=n)
-            lines["program"] = n
-            data.update(_pairs(rest, n))
-        elif keyword in SECTIONS:
-            if keyword in lines:
-                raise ParseError(f"section {keyword!r} is given twice", line=n)
-            lines[keyword] = n
-            data[keyword] = _pairs(rest, n)
-        else:
-            raise ParseError(f"unknown keyword {keyword!r}; a line starts with program, "
-                             f"{', '.join(SECTIONS)} or block", line=n)
+        for line in _statements(raw):
+            keyword, _, rest = line.partition(" ")
+            if keyword == "block":
+                kind, _, rest = rest.strip().partition(" ")
+                if not kind:
+                    raise ParseError("a block line needs a kind: block KIND key=value ...", line=n)
+                lines[f"blocks[{len(data['blocks'])}]"] = n
+                data["blocks"].append({"kind": kind, **_pairs(rest, n)})
+            elif keyword == "program":
+                if "program" in lines:
+                    raise ParseError("the program line is given twice", line=n)
+                lines["program"] = n
+                data.update(_pairs(rest, n))
+            elif keyword in SECTIONS:
+                if keyword in lines:
+                    raise ParseError(f"section {keyword!r} is given twice", line=n)
+                lines[keyword] = n
+                data[keyword] = _pairs(rest, n)
+            else:
+                raise ParseError(f"unknown keyword {keyword!r}; a line starts with program, "
+                                 f"{', '.join(SECTIONS)} or block", line=n)
     return data, lines
 
 
-def _strip_comment(raw: str) -> str:
-    """The line without its ``#`` comment, ignoring ``#`` inside double quotes."""
-    quoted = False
+def _statements(raw: str) -> list[str]:
+    """A line's statements: the text before an unquoted ``#``, split at unquoted ``;``, whitespace
+    normalised to single spaces (so ``block gru; loss kind=bce`` fits a command line)."""
+    out, start, quoted = [], 0, False
     for i, ch in enumerate(raw):
         if ch == '"' and (i == 0 or raw[i - 1] != "\\"):
             quoted = not quoted
-        elif ch == "#" and not quoted:
-            return raw[:i].strip()
-    return raw.strip()
+        elif not quoted and ch in "#;":
+            out.append(raw[start:i])
+            start = i + 1
+            if ch == "#":
+                break
+    else:
+        out.append(raw[start:])
+    return [" ".join(_tokens(part)) for part in out if part.strip()]
+
+
+def _tokens(text: str) -> list[str]:
+    """Whitespace-separated tokens, keeping quoted strings (and their spaces) whole."""
+    return re.findall(r'(?:[^\s"]|"(?:[^"\\]|\\.)*")+', text)
 
 
 def _line_of(path: str, lines: dict[str, int]) -> int | None:

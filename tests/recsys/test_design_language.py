@@ -72,9 +72,18 @@ def test_text_form_is_readable_and_defaults_are_omitted():
     assert parse(commented) == LIBRARY["sasrec"]
 
 
+def test_one_line_form_for_command_lines():
+    one_line = "block gru;  block mlp\texpansion=2 ; loss kind=bce   # a comment; not a statement"
+    p = parse(one_line)
+    assert [b.kind for b in p.blocks] == ["gru", "mlp"] and p.blocks[1].expansion == 2 and p.loss.kind == "bce"
+    with pytest.raises(UnknownBlockError) as info:
+        parse("block gru\nblock mlp; block lstm")
+    assert info.value.path == "blocks[2].kind" and info.value.line == 2
+
+
 def test_quoted_names_and_comments_in_quotes():
-    p = dataclasses.replace(LIBRARY["gru4rec"], name='my "net" # 2')
-    assert parse(to_text(p)).name == 'my "net" # 2'
+    p = dataclasses.replace(LIBRARY["gru4rec"], name='my "net"; # 2')
+    assert parse(to_text(p)).name == 'my "net"; # 2'
 
 
 @pytest.mark.parametrize("source, kind, path, line", [
