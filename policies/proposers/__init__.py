@@ -10,7 +10,8 @@
 Budgets, deduplication by canonical hash (the KnowledgeStore's programs included) and the
 fixed training scheme sit once in :class:`~agenticrs.policies.proposers.base.ProgramProposer`;
 :func:`~agenticrs.policies.proposers.pipeline.run_pipeline` runs generate -> screen -> select ->
-full fidelity. ``make_proposer("llm", model="smollm2")`` builds one by name.
+full fidelity; :class:`~agenticrs.policies.proposers.policy.ProposerPolicy` runs any of them as an
+evolution policy on ``agenticrs/OpenDesign-v0``. ``make_proposer("llm", model="smollm2")`` builds one by name.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from agenticrs.policies.proposers.pipeline import (
     SearchTrace,
     run_pipeline,
 )
+from agenticrs.policies.proposers.policy import ProposerPolicy
 from agenticrs.policies.proposers.random import RandomProposer
 
 _PROPOSERS: dict[str, Callable[..., ProgramProposer]] = {
@@ -56,5 +58,5 @@ def make_proposer(name: str, **kwargs: Any) -> ProgramProposer:
 
 
 __all__ = ["BackendEvaluator", "DesignTask", "EvolutionProposer", "FunctionEvaluator", "LLMMutationProposer",
-           "LLMProposer", "PipelineConfig", "ProgramProposer", "RandomProposer", "SearchTrace", "Told",
+           "LLMProposer", "PipelineConfig", "ProgramProposer", "ProposerPolicy", "RandomProposer", "SearchTrace", "Told",
            "make_proposer", "proposer_names", "register_proposer", "run_pipeline"]

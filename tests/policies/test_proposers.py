@@ -182,3 +182,39 @@ def test_mutate_keeps_fixed_fields_through_finalise():
     rng = np.random.default_rng(0)
     child = TASK.finalise(mutate(LIBRARY["sasrec"], rng, n_ops=3))
     assert child.train.epochs == 2 and child.name == ""
+
+
+class ScoreBackend:
+    """A backend that scores a program's config with :func:`score` (no training)."""
+
+    kind = "score"
+
+    def evaluate(self, task, config, fidelity, seed):
+        from agenticrs.envs.core import TrialResult
+
+        value = score(program_of(config))
+        return TrialResult(config, task.name, fidelity, seed, "ok", {task.metric: value}, {task.metric: value},
+                           {"seconds": 1.0})
+
+
+@pytest.mark.parametrize("name", ["evolution", "llm"])
+def test_proposer_policy_drives_opendesign_env(name, tmp_path):
+    import gymnasium as gym
+
+    from agenticrs.policies.proposers import ProposerPolicy
+
+    store = KnowledgeStore(tmp_path / "k.sqlite")
+    env = gym.make("agenticrs/OpenDesign-v0", backend=ScoreBackend(), max_trials=5, store=store, run_id="env")
+    kwargs = {"model": StandInModel()} if name == "llm" else {}
+    policy = ProposerPolicy(make_proposer(name, **kwargs), fixed={"epochs": 2})
+    obs, _ = env.reset(seed=0)
+    policy.begin(env, seed=0)
+    done, hashes = False, []
+    while not done:
+        action = policy.act(obs)
+        obs, reward, done, _, info = env.step(action)
+        assert info["error"] == "" and info["result"].ok
+        hashes.append(info["program_hash"])
+        policy.observe(action, obs, reward, info)
+    assert len(hashes) == len(set(hashes)) == 5 and policy.proposer.stats()["asked"] == 5
+    assert len(store.trials(run_id="env")) == 5
