@@ -109,8 +109,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{r['agent_steps_per_s_cpu']:>8,.0f} per CPU second  ({r['us_per_round_wall']:.0f} us/round)")
     print(f"CartPole-v1 reference        {ref['steps_per_s_wall']:>8,.0f} steps/s wall  "
           f"{ref['steps_per_s_cpu']:>8,.0f} per CPU second")
-    print(f"target >= {TARGET:,.0f} agent-steps/s (rllib/layered): wall {'met' if out['meets_target_wall'] else 'NOT met'}, "
-          f"CPU time {'met' if out['meets_target_cpu'] else 'NOT met'}; load average "
+    verdict = {True: "met", False: "NOT met"}
+    print(f"target >= {TARGET:,.0f} agent-steps/s (rllib/layered): wall {verdict[out['meets_target_wall']]}, "
+          f"CPU time {verdict[out['meets_target_cpu']]}; load average "
           f"{load_before[0]:.1f} -> {out['load_average_before_after'][1]:.1f}; written to {args.out}")
     return out
 

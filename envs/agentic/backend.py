@@ -30,7 +30,6 @@ crash or timeout becomes a ``failed`` / ``timeout`` :class:`PipelineResult`, nev
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import io
 import json
@@ -55,7 +54,6 @@ from agenticrs.envs.agentic.components import (
     ranked_positions,
     ranker_cost_ms,
     ranker_grid,
-    ranker_index,
     ranker_memory_mb,
     ranker_spec,
     recall_configs,

@@ -84,7 +84,8 @@ RECALL_INDEX = {c: i for i, c in enumerate(recall_configs())}
 def recall_index(composer: Mapping[str, Any]) -> int:
     """Index of a composer part's recall configuration in :func:`recall_configs`."""
     b = composer.get("recall_b", "none")
-    return RECALL_INDEX[(composer["recall_a"], b, int(composer["quota"]), composer.get("merge", "") if b != "none" else "")]
+    merge = composer.get("merge", "") if b != "none" else ""
+    return RECALL_INDEX[(composer["recall_a"], b, int(composer["quota"]), merge)]
 
 
 def ranker_grid() -> list[dict[str, Any]]:

@@ -97,8 +97,9 @@ class AgenticCore:
             raise ValueError("AgenticRS: need latency_sla_ms > 0, memory_budget_mb > 0, 0 < ab_share <= 1, "
                              "ab_requests >= 2 and 0 <= quality_floor <= 1")
         self.max_rounds, self.coupling, self.outer_weight = int(max_rounds), coupling, float(outer_weight)
-        self.latency_sla_ms, self.memory_budget_mb, self.sla_weight = float(latency_sla_ms), float(memory_budget_mb), float(sla_weight)
-        self.quality_floor, self.floor_penalty, self.invalid_penalty = float(quality_floor), float(floor_penalty), float(invalid_penalty)
+        self.latency_sla_ms, self.memory_budget_mb = float(latency_sla_ms), float(memory_budget_mb)
+        self.sla_weight, self.quality_floor = float(sla_weight), float(quality_floor)
+        self.floor_penalty, self.invalid_penalty = float(floor_penalty), float(invalid_penalty)
         self.ab_share, self.ab_requests = float(ab_share), int(ab_requests)
         self.obs_mode, self.missing_action, self.report_all_modes = obs_mode, missing_action, bool(report_all_modes)
         self.dual_every = dual_every
@@ -260,7 +261,8 @@ class AgenticCore:
                 cf_joint = joint.replace(a, dict(self._frozen[a][0]))
                 cf_results[a] = result if cf_joint == joint else self.backend.evaluate(ep.task, cf_joint, ep.train_seed)
                 if need_cf:
-                    cf_outer[a] = outer if cf_joint == joint else self._outer(cf_results[a], ep.incumbent_result, round_seed)
+                    cf_outer[a] = (outer if cf_joint == joint
+                                   else self._outer(cf_results[a], ep.incumbent_result, round_seed))
         metrics = self._module_metrics(result, cf_results["serving"].valid.get("ndcg@10", 0.0))
         inner = self._inner(result, metrics, ep, repaired)
 
@@ -347,12 +349,13 @@ class AgenticCore:
 
     def _record(self, ep: "_Episode", joint: JointConfig, result: PipelineResult, pids: Mapping[str, int],
                 metrics: Mapping[str, float], negatives: Mapping[str, bool], infos: Mapping[str, Any]) -> None:
-        trial = TrialResult(joint_trial_config(joint), ep.task.name, 1.0, ep.train_seed,
-                            result.status if result.status in ("ok", "failed", "timeout") else "failed",  # type: ignore[arg-type]
+        status = result.status if result.status in ("ok", "failed", "timeout") else "failed"
+        trial = TrialResult(joint_trial_config(joint), ep.task.name, 1.0, ep.train_seed, status,  # type: ignore[arg-type]
                             dict(result.valid), dict(result.test),
                             {"seconds": result.train_seconds, "p99_latency_ms": result.p99_ms,
                              "memory_mb": result.memory_mb}, result.reason, result.source)
-        decisions = {a: {"values": dict(self._frozen[a][pids[a]]), "module_metric": metrics[a] if math.isfinite(metrics[a]) else None,
+        decisions = {a: {"values": dict(self._frozen[a][pids[a]]),
+                         "module_metric": metrics[a] if math.isfinite(metrics[a]) else None,
                          "negative_result": negatives[a], "reward": float(sum(infos[a]["reward_terms"].values())),
                          "coupling": self.coupling} for a in AGENTS}
         actions = {a: self.action_spaces[a].canonical_action(pids[a]) for a in AGENTS}

@@ -71,5 +71,8 @@ class AgenticParallelEnv(ParallelEnv):
 
 
 def parallel_env(**kwargs: Any) -> AgenticParallelEnv:
-    """A PettingZoo ``ParallelEnv`` of ``AgenticRS-v0`` (kwargs: see :class:`~agenticrs.envs.agentic.rllib_env.AgenticRSEnv`)."""
+    """A PettingZoo ``ParallelEnv`` of ``AgenticRS-v0``.
+
+    Keyword arguments: see :class:`~agenticrs.envs.agentic.rllib_env.AgenticRSEnv` (plus ``render_mode``).
+    """
     return AgenticParallelEnv(**kwargs)

@@ -162,7 +162,8 @@ def simulate_outer(result: Any, incumbent: Any, seed: int | np.ndarray, *, ab_sh
     c_clicks = _clicks(n_c, incumbent.click_prob, float(z[0]))
     t_clicks = _clicks(n_t, result.click_prob, float(z[1]))
     lift = t_clicks / n_t - c_clicks / n_c
-    se = math.sqrt(_bernoulli_var(t_clicks, n_t) / n_t + _bernoulli_var(c_clicks, n_c) / n_c) if min(n_t, n_c) > 1 else math.inf
+    se = (math.sqrt(_bernoulli_var(t_clicks, n_t) / n_t + _bernoulli_var(c_clicks, n_c) / n_c)
+          if min(n_t, n_c) > 1 else math.inf)
     ref = max(incumbent.ctr, 1e-6)
     terms = outer_terms(lift / ref, result.p99_ms, result.memory_mb, latency_sla_ms, memory_budget_mb, sla_weight)
     revenue = (result.click_prob - incumbent.click_prob) * REVENUE_PER_CLICK
