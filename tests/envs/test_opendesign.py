@@ -215,10 +215,14 @@ def test_text_mode_is_deterministic_and_pickles():
 
 
 def test_listed_without_data():
-    rows = {r["id"]: r for r in agenticrs.list_envs()}
-    assert "error" not in rows[ENV_ID], rows[ENV_ID]
-    assert rows[ENV_ID]["action_space"] == "ProgramText(max_length=4096)"
-    assert rows[ENV_ID]["backends"] == ["live"]
+    """``agenticrs envs`` builds the env from its describe_kwargs: no data, no backend."""
+    from agenticrs.envs import registration
+
+    record = registration._ENVS[ENV_ID]
+    assert record.backends == ("live",)
+    env = gym.make(ENV_ID, disable_env_checker=True, **record.describe_kwargs)
+    assert repr(env.action_space) == "ProgramText(max_length=4096)"
+    assert repr(env.observation_space) == "Box(0.0, 10.0, (86,), float32)"
 
 
 def test_live_backend_trains_a_program_in_process():
@@ -250,3 +254,16 @@ def test_live_isolated_worker_and_timeout():
         assert info["result"].status == "timeout" and info["reward_terms"]["failure"] == -1.0
     finally:
         env.backend.close()
+
+
+def test_maskable_ppo_learns_on_edit_actions():
+    """An RL policy drives the edit mode through its action masks (sb3-contrib MaskablePPO)."""
+    from sb3_contrib import MaskablePPO
+
+    env = gym.make(ENV_ID, backend=FakeDesignBackend(), action_mode="edit", max_trials=8)
+    model = MaskablePPO("MlpPolicy", env, n_steps=32, batch_size=16, n_epochs=1, seed=0)
+    model.learn(64)
+    obs, _ = env.reset(seed=0)
+    mask = env.unwrapped.action_masks()
+    action, _ = model.predict(obs, action_masks=mask)
+    assert mask[int(action)]
