@@ -137,8 +137,8 @@ class JointTrace:
         method / task / seed: what ran where.
         evaluated: the pipeline evaluated in each round, ``[rounds]``.
         observed: what the method saw of it (the round's noisy outer objective).
-        final: the pipeline the method would ship after each round (RL: the env's incumbent;
-            searchers: the best observed so far), ``[rounds]``.
+        final: the pipeline the method would ship after each round (the best observed so far), ``[rounds]``.
+        shipped: RL only: the env's incumbent after each round (A/B-gated shipping).
         compute: cumulative simulated training seconds after each round, ``[rounds]``.
     """
 
@@ -149,6 +149,7 @@ class JointTrace:
     observed: list[float] = field(default_factory=list)
     final: list[JointConfig] = field(default_factory=list)
     compute: list[float] = field(default_factory=list)
+    shipped: list[JointConfig] = field(default_factory=list)
     _charged: set = field(default_factory=set, repr=False)
 
     def add(self, evaluated: JointConfig, observed: float, final: JointConfig) -> None:
@@ -169,23 +170,51 @@ class JointTrace:
 
     def to_dict(self) -> dict[str, Any]:
         s = self.scores()
-        return {"method": self.method, "task": self.task, "seed": self.seed, **s,
-                "final_pipeline": self.final[-1].to_dict() if self.final else None,
-                "observed": self.observed}
+        out = {"method": self.method, "task": self.task, "seed": self.seed, **s,
+               "final_pipeline": self.final[-1].to_dict() if self.final else None, "observed": self.observed}
+        if self.shipped:
+            out["shipped_outer"] = [expected_outer(self.task, j) for j in self.shipped]
+        return out
+
+
+def ab_seed(seed: int, trial: int) -> int:
+    """The A/B draw of trial ``trial`` of episode ``seed`` (shared by every method: common random numbers)."""
+    return seed * 100_003 + trial
+
+
+def observed_outer(task: Any, joint: JointConfig, seed: int, trial: int, **outer_kwargs: Any) -> float:
+    """One simulated A/B period of ``joint`` against the default pipeline (+ SLA): what a trial shows."""
+    from agenticrs.envs.agentic.joint_eval import evaluate
+
+    return float(evaluate(task, joint, seed=ab_seed(seed, trial), **outer_kwargs).outer)
 
 
 def run_policy_episode(env: Any, policy: Any, task: str, seed: int, method: str | None = None) -> JointTrace:
     """One episode of a multi-agent ``policy`` (``begin(env, seed)``, ``act({agent: obs}) -> {agent: action}``)
-    on ``env`` (an ``AgenticRSEnv``); the final pipeline after each round is the env's incumbent."""
+    on ``env`` (an ``AgenticRSEnv``).
+
+    The final pipeline after each round is chosen by the rule the search baselines use: the best
+    of the pipelines evaluated so far by one A/B period each against the default pipeline (the
+    same draws as theirs, :func:`observed_outer`), so methods differ only in what they evaluate.
+    The env's own incumbent (the last pipeline that won its A/B against the previous one) is kept
+    in ``trace.shipped``.
+    """
     u = getattr(env, "unwrapped", env)
     obs, _ = u.reset(seed=seed, options={"task": task})
     policy.begin(u, seed)
     trace = JointTrace(method or getattr(policy, "name", "policy"), task, seed)
+    outer_kwargs = {k: getattr(u.core, k) for k in ("ab_share", "ab_requests", "latency_sla_ms", "memory_budget_mb",
+                                                    "sla_weight") if hasattr(u.core, k)}
+    best, best_joint = -math.inf, JointConfig.default()
     done = False
     while not done:
         obs, _, terms, truncs, infos = u.step(policy.act(obs))
-        first = infos[u.possible_agents[0]]
-        trace.add(u.core.joint, float(first["outer"]), u.core.incumbent)
+        joint = u.core.joint
+        seen = observed_outer(task, joint, seed, len(trace.evaluated), **outer_kwargs)
+        if seen > best:
+            best, best_joint = seen, joint
+        trace.add(joint, seen, best_joint)
+        trace.shipped.append(u.core.incumbent)
         done = bool(terms.get("__all__", u.core.done))
     return trace
 
@@ -194,8 +223,11 @@ def summarise(traces: Sequence[JointTrace]) -> dict[str, dict[str, Any]]:
     """Per method: mean ± s.e. over (task, seed) of the final outer objective and regret, and the
     per-round curves (means) of regret and compute."""
     by: dict[str, list[dict[str, list[float]]]] = {}
+    shipped: dict[str, list[float]] = {}
     for t in traces:
         by.setdefault(t.method, []).append(t.scores())
+        if t.shipped:
+            shipped.setdefault(t.method, []).append(expected_outer(t.task, t.shipped[-1]))
     out = {}
     for m, scores in by.items():
         outer = np.asarray([s["outer"][-1] for s in scores])
@@ -206,4 +238,6 @@ def summarise(traces: Sequence[JointTrace]) -> dict[str, dict[str, Any]]:
         out[m] = {"n": n, "outer": [float(np.mean(outer)), float(np.std(outer, ddof=1) / np.sqrt(n)) if n > 1 else 0.0],
                   "regret": [float(np.nanmean(reg)), float(np.nanstd(reg, ddof=1) / np.sqrt(n)) if n > 1 else 0.0],
                   "regret_by_round": curve.tolist(), "compute_by_round": comp.tolist()}
+        if m in shipped:  # the env's own A/B-gated incumbent at the end (RL methods)
+            out[m]["shipped_outer"] = float(np.mean(shipped[m]))
     return out
