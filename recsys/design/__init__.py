@@ -44,6 +44,7 @@ from agenticrs.recsys.design.program import (
     from_dict,
     to_dict,
 )
+from agenticrs.recsys.design.repair import repair
 from agenticrs.recsys.design.size import count_parameters
 from agenticrs.recsys.design.text import parse, to_text
 from agenticrs.recsys.design.validate import DEFAULT_LIMITS, NO_LIMITS, Limits, find_errors, validate
@@ -62,7 +63,7 @@ __all__ = [
     "MoE", "NO_LIMITS", "OPERATORS", "Operator", "ParseError", "Program", "Readout", "Train", "UnknownBlockError",
     "UnknownFieldError", "ValueRangeError", "canonical_dict", "canonical_json", "canonicalise", "compile_program",
     "count_parameters", "crossover", "find_errors", "from_dict", "get_program", "mutate", "parse", "program_hash",
-    "run_program", "sample_program", "to_dict", "to_text", "train_overrides", "validate",
+    "repair", "run_program", "sample_program", "to_dict", "to_text", "train_overrides", "validate",
 ]
 
 _LAZY = {name: "agenticrs.recsys.design.compile"

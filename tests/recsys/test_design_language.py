@@ -264,3 +264,42 @@ def test_mutate_and_crossover_give_valid_new_programs():
     mixed = [crossover(LIBRARY["bert4rec"], LIBRARY["gru4rec"], rng) for _ in range(20)]
     assert all(c is not None and not find_errors(c) for c in mixed)
     assert {c.loss.objective for c in mixed} == {"next", "cloze"}
+
+
+# ---------------------------------------------------------------------- repair
+def test_repair_keeps_valid_programs_and_fixes_mechanical_errors():
+    from agenticrs.recsys.design import repair
+
+    for p in programs()[:10]:
+        assert repair(p) == (p, [])
+    broken = Program(dim=30, blocks=(Attention(heads=4, causal=False), MoE(experts=2, top_k=3), MLP(expansion=20)),
+                     train=Train(lr=5.0), inputs=dataclasses.replace(LIBRARY["sasrec"].inputs, item_id=False))
+    fixed, notes = repair(broken)
+    assert not find_errors(fixed)
+    assert notes == ["train.lr: 5.0 -> 0.1", "blocks[2].expansion: 20 -> 8", "inputs.item_id: false -> true (no item feature)",
+                     "blocks[0].causal: false -> true (objective=next)", "blocks[0].heads: 4 -> 3 (divides dim 30)",
+                     "blocks[1].top_k: 3 -> 2"]
+    big, notes = repair(dataclasses.replace(LIBRARY["sasrec"], dim=256), Limits(max_params=200_000), n_items=1000)
+    assert big.dim == 64 and len(notes) == 2 and not find_errors(big, Limits(max_params=200_000), 1000)
+    with pytest.raises(LimitError, match="parameters exceed"):
+        repair(LIBRARY["sasrec"], Limits(max_params=1000), n_items=1000)
+
+
+def test_repair_fuzz_random_corruptions():
+    """Random out-of-range values, bad choices and incompatible switches on sampled programs: all repaired."""
+    from agenticrs.recsys.design import repair
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        p = sample_program(rng)
+        blocks = list(p.blocks)
+        i = int(rng.integers(len(blocks)))
+        block = blocks[i]
+        field = dataclasses.fields(block)[int(rng.integers(len(dataclasses.fields(block))))]
+        bad = {bool: lambda: bool(rng.random() < 0.5), int: lambda: int(rng.integers(-5, 99)),
+               float: lambda: float(rng.uniform(-1, 3)), str: lambda: "bogus"}[type(getattr(block, field.name))]()
+        blocks[i] = dataclasses.replace(block, **{field.name: bad})
+        p = dataclasses.replace(p, blocks=tuple(blocks), dim=int(rng.choice([7, 30, 64, 300])),
+                                train=dataclasses.replace(p.train, lr=float(rng.choice([1e-3, 10.0]))))
+        fixed, _ = repair(p, n_items=500)
+        assert not find_errors(fixed, n_items=500)
