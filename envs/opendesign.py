@@ -27,7 +27,7 @@ from agenticrs.recsys.design.grammar import OPERATORS, applicable, apply_operato
 from agenticrs.recsys.design.library import LIBRARY
 from agenticrs.recsys.design.program import Program, Train
 from agenticrs.recsys.design.text import parse, to_text
-from agenticrs.recsys.design.validate import DEFAULT_LIMITS, Limits, validate
+from agenticrs.recsys.design.validate import DEFAULT_LIMITS, Limits, find_errors, validate
 
 CHARSET = string.printable
 """Characters a program text may hold (printable ASCII, newlines included)."""
@@ -105,8 +105,8 @@ class OpenDesignEnv(gym.Env):
     * ``action_mode="text"`` (default): :class:`ProgramText` (a ``gymnasium.spaces.Text`` of up to
       ``max_text_length`` printable characters): the program's text form or its JSON. ``sample()``
       draws a random valid program from the grammar. A string the language rejects (syntax, type,
-      range, limit, incompatible combination) is a *failed trial* with the error in
-      ``info["error"]`` (no training, no seconds); a non-string raises ``ValueError``.
+      range, limit, incompatible combination) is a *failed trial* with every error, ``; ``-joined,
+      in ``info["error"]`` (no training, no seconds); a non-string raises ``ValueError``.
     * ``action_mode="edit"``: ``Discrete(72)``: mutation operator ``i`` of
       :data:`agenticrs.recsys.design.grammar.OPERATORS` (``dim_up``, ``add_gru``, ``loss_bce``,
       ``objective_cloze``, ``lr_down``...) applied to the *base* program: the incumbent, or ``start``
@@ -334,9 +334,12 @@ class OpenDesignEnv(gym.Env):
             if len(action) > self.action_space.max_length:  # type: ignore[attr-defined]
                 return None, action, f"program text of {len(action)} characters exceeds {self.action_space.max_length}"  # type: ignore[attr-defined]
             try:
-                program = validate(parse(action), self.limits, self._n_items)
+                program = parse(action)
             except DesignError as e:
                 return None, action, str(e)
+            errors = find_errors(program, self.limits, self._n_items)
+            if errors:  # every problem at once: a writer (an LLM) can fix them in one go
+                return None, action, "; ".join(map(str, errors))
             return program, action, ""
         if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)) and not (
                 isinstance(action, np.ndarray) and action.shape == () and np.issubdtype(action.dtype, np.integer)):
