@@ -105,7 +105,7 @@ class OpenDesignEnv(gym.Env):
     * ``action_mode="text"`` (default): :class:`ProgramText` (a ``gymnasium.spaces.Text`` of up to
       ``max_text_length`` printable characters): the program's text form or its JSON. ``sample()``
       draws a random valid program from the grammar. A string the language rejects (syntax, type,
-      range, limit, incompatible combination) is a *failed trial* with every error, ``; ``-joined,
+      range, limit, incompatible combination) is a *failed trial* with every error, one per line,
       in ``info["error"]`` (no training, no seconds); a non-string raises ``ValueError``.
     * ``action_mode="edit"``: ``Discrete(72)``: mutation operator ``i`` of
       :data:`agenticrs.recsys.design.grammar.OPERATORS` (``dim_up``, ``add_gru``, ``loss_bce``,
@@ -339,7 +339,7 @@ class OpenDesignEnv(gym.Env):
                 return None, action, str(e)
             errors = find_errors(program, self.limits, self._n_items)
             if errors:  # every problem at once: a writer (an LLM) can fix them in one go
-                return None, action, "; ".join(map(str, errors))
+                return None, action, "\n".join(map(str, errors))
             return program, action, ""
         if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)) and not (
                 isinstance(action, np.ndarray) and action.shape == () and np.issubdtype(action.dtype, np.integer)):

@@ -77,7 +77,8 @@ def test_text_episode_and_rejected_programs():
     assert info["reward_terms"]["failure"] == -1.0 and info["reward_terms"]["cost"] == 0.0
     assert obs[15] == 1.0 and not obs[16:51].any()
     _, _, _, _, info = env.step("block attention causal=false heads=3")
-    assert info["error"].count("; ") == 1 and "sees the next item" in info["error"]  # every error at once
+    lines = info["error"].splitlines()  # every error at once, one per line
+    assert len(lines) == 2 and lines[0].startswith("blocks[0].heads") and "sees the next item" in lines[1]
     # Not a string at all: the episode is untouched.
     with pytest.raises(ValueError, match="program string"):
         env.step(3)
