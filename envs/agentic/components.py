@@ -241,12 +241,12 @@ def recall_cost_ms(model: Any, split: Any, batch: int) -> float:
                                                       CANDIDATES), len(split.targets), batch)
 
 
-def merge_cost_ms(lists: Mapping[str, torch.Tensor], n_items: int, batch: int) -> float:
-    """Median ms of an rrf merge of two top-100 lists for a request batch."""
-    a, b = lists[RECALL_SOURCES[0]], lists[RECALL_SOURCES[1]]
-    cfg = (RECALL_SOURCES[0], RECALL_SOURCES[1], CANDIDATES, "rrf")
-    return median_batch_ms(lambda lo, hi: merged_candidates({cfg[0]: a[lo:hi], cfg[1]: b[lo:hi]}, cfg, n_items),
-                        a.shape[0], batch)
+def merge_cost_ms(a: torch.Tensor, b: torch.Tensor, n_items: int, batch: int) -> float:
+    """Median ms of an rrf merge of two top-100 lists ``[n, 100]`` for a request batch (the
+    cost does not depend on which sources made the lists)."""
+    cfg = ("a", "b", CANDIDATES, "rrf")
+    return median_batch_ms(lambda lo, hi: merged_candidates({"a": a[lo:hi], "b": b[lo:hi]}, cfg, n_items),
+                           a.shape[0], batch)
 
 
 @torch.no_grad()

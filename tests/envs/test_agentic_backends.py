@@ -41,17 +41,18 @@ def test_live_backend_timeout_is_a_failed_round_not_a_crash():
         backend.close()
 
 
-def test_cache_build_is_resumable_and_atomic(tmp_path, monkeypatch):
-    """An interrupted build leaves part files and no cache file; the rerun finishes from them.
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    """A cache of the tiny task built with one interruption: ``(folder, ranker parts trained on the rerun)``.
 
-    Three rankers instead of the grid's 16 keep it fast (the default joint config uses ranker 0)."""
+    Three rankers instead of the grid's 16 keep it fast (the default joint config uses ranker 0).
+    """
     import agenticrs.envs.agentic.backend as backend_module
     from agenticrs.envs.agentic.components import ranker_grid
 
-    monkeypatch.setattr(backend_module, "ranker_grid", lambda: ranker_grid()[:3])
-    out = tmp_path / cache_name(TINY, 0)
-    calls = {"n": 0}
-    real = backend_module._ranker_part
+    folder = tmp_path_factory.mktemp("agentic-cache")
+    out = folder / cache_name(TINY, 0)
+    real, calls = backend_module._ranker_part, {"n": 0}
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -59,19 +60,47 @@ def test_cache_build_is_resumable_and_atomic(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(backend_module, "_ranker_part", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    mp = pytest.MonkeyPatch()
+    mp.setattr(backend_module, "ranker_grid", lambda: ranker_grid()[:3])
+    mp.setattr(backend_module, "_ranker_part", flaky)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            build_tables(TINY, 0, out, progress=False)
+        interrupted = (out.exists(), sorted(p.name for p in out.with_name(out.name + ".parts").iterdir()))
+        calls["n"] = 100  # no more interruptions
         build_tables(TINY, 0, out, progress=False)
-    assert not out.exists()
-    parts = sorted(p.name for p in out.with_name(out.name + ".parts").iterdir())
-    assert parts == ["ranker00.npz", "ranker01.npz", "recall.npz"]
-    calls["n"] = 100  # no more interruptions; the finished parts are not trained again
-    build_tables(TINY, 0, out, progress=False)
+    finally:
+        mp.undo()
+    return folder, interrupted, calls["n"] - 100
+
+
+def test_cache_build_is_resumable_and_atomic(tiny_cache):
+    """An interrupted build leaves part files and no cache file; the rerun finishes from them."""
+    folder, (existed, parts), retrained = tiny_cache
+    assert not existed and parts == ["ranker00.npz", "ranker01.npz", "recall.npz"]
+    assert retrained == 1  # only the interrupted ranker was trained again
+    out = folder / cache_name(TINY, 0)
     assert out.exists() and not out.with_name(out.name + ".parts").exists()
-    assert calls["n"] == 100 + 1  # only the interrupted ranker ran again
-    be = CachedBackend(cache_dir=tmp_path, build=False)
-    r = be.evaluate(TINY, JointConfig.default(), 0)
-    assert r.ok and 0 <= r.valid["ndcg@10"] <= 1
+
+
+def test_cached_backend_equals_the_live_backend(tiny_cache):
+    """The cache holds real components: a live run in a worker process gives the same metrics and memory."""
+    folder = tiny_cache[0]
+    cached = CachedBackend(cache_dir=folder, build=False)
+    live = LiveAgenticBackend(timeout_s=300)
+    try:
+        for joint in (JointConfig.default(), JointConfig.make(
+                serving={"precision": "int8", "refresh": 5},
+                composer={"recall_a": "sasrec", "recall_b": "pop", "merge": "round_robin"})):
+            c, lv = cached.evaluate(TINY, joint, 0), live.evaluate(TINY, joint, 0)
+            assert c.ok and lv.ok, lv.reason
+            for split in ("valid", "test"):
+                for key in ("ndcg@10", "recall@10", "ranker_ndcg@10"):
+                    assert getattr(lv, split)[key] == pytest.approx(getattr(c, split)[key], abs=1e-6), (split, key)  # float32 in the cache
+            assert lv.memory_mb == pytest.approx(c.memory_mb)
+            assert lv.p99_ms > 0 and c.p99_ms > 0  # measured twice: times differ, quality does not
+    finally:
+        live.close()
 
 
 @pytest.mark.slow
