@@ -4,7 +4,8 @@ One core and two faces (STYLE item 15):
 
 * :mod:`~agenticrs.envs.agentic.core`: :class:`AgenticCore`, the game logic (rounds, the
   shared pipeline, reward coupling, observations, ``state()``);
-* :mod:`~agenticrs.envs.agentic.pettingzoo_env`: :func:`parallel_env` -> a PettingZoo ``ParallelEnv``;
+* :mod:`~agenticrs.envs.agentic.pettingzoo_env`: :func:`parallel_env` -> a PettingZoo ``ParallelEnv``
+  (:func:`env`: the AEC form);
 * :mod:`~agenticrs.envs.agentic.rllib_env`: :class:`AgenticRSEnv`, the RLlib ``MultiAgentEnv``
   registered as ``agenticrs/AgenticRS-v0`` (its docstring is the env's spec);
 * :mod:`~agenticrs.envs.agentic.spaces` (agents, spaces, :class:`JointConfig`),
@@ -27,6 +28,7 @@ _LAZY = {
     "AgenticCore": "agenticrs.envs.agentic.core",
     "AgenticParallelEnv": "agenticrs.envs.agentic.pettingzoo_env",
     "parallel_env": "agenticrs.envs.agentic.pettingzoo_env",
+    "env": "agenticrs.envs.agentic.pettingzoo_env",
     "AgenticRSEnv": "agenticrs.envs.agentic.rllib_env",
     "CachedBackend": "agenticrs.envs.agentic.backend",
     "LiveAgenticBackend": "agenticrs.envs.agentic.backend",

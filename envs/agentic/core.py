@@ -115,6 +115,9 @@ class AgenticCore:
         self._norm = {a: [sp.canonical_action(p) / np.maximum(sp.nvec - 1, 1) for p in range(sp.n_pairs)]
                       for a, sp in self.action_spaces.items()}
         self._masks = {a: sp.mask().astype(np.float32) for a, sp in self.action_spaces.items()}
+        # PettingZoo / Gymnasium form, for infos: one int8 mask per dimension (MultiDiscrete.sample(mask=...)).
+        self._sample_masks = {a: tuple(np.split(m.astype(np.int8), np.cumsum(self.action_spaces[a].nvec)[:-1]))
+                              for a, m in self._masks.items()}
         self._n_own = {a: len(sp.nvec) for a, sp in self.action_spaces.items()}
         self._layout = {a: self._obs_layout(n) for a, n in self._n_own.items()}
         self.observation_spaces: dict[str, spaces.Space] = {}
@@ -186,7 +189,7 @@ class AgenticCore:
         for a in AGENTS:
             self.knowledge.record(task.name, a, self.action_spaces[a].canonical_action(0), ep.metrics[a], False)
         obs = self._observations()
-        infos = {a: {"task": task.name, "round": 0, "action_mask": self._masks[a]} for a in AGENTS}
+        infos = {a: {"task": task.name, "round": 0, "action_mask": self._sample_masks[a]} for a in AGENTS}
         return obs, infos
 
     def _pick_task(self, choice: Any) -> Task:
@@ -275,7 +278,7 @@ class AgenticCore:
                            weight=self.outer_weight, multiplier=lam, target=self.dual.target)
             rewards[a] = float(sum(terms.values()))
             info = {"reward_terms": terms, "inner": float(sum(inner[a].values())), "outer": outer.value,
-                    "repaired": repaired[a], "action_mask": self._masks[a], **shared}
+                    "repaired": repaired[a], "action_mask": self._sample_masks[a], **shared}
             if need_cf:
                 info["counterfactual_outer"] = cf_outer[a].value
             if self.report_all_modes:

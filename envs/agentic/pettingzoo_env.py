@@ -27,7 +27,8 @@ class AgenticParallelEnv(ParallelEnv):
     ``observation_space(agent)`` / ``action_space(agent)`` return the same object on every
     call; ``state()`` is the centralised critic's global state (``state_space``). When the
     episode ends every agent is terminated and ``agents`` becomes empty. Action masks are in
-    ``infos[agent]["action_mask"]`` (and in the observation with ``obs_mode="dict"``).
+    ``infos[agent]["action_mask"]`` as one int8 mask per dimension (``action_space(agent).sample(mask=...)``);
+    ``obs_mode="dict"`` adds RLlib's flat float mask to the observation.
     """
 
     metadata = {"name": "agenticrs_v0", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -76,3 +77,11 @@ def parallel_env(**kwargs: Any) -> AgenticParallelEnv:
     Keyword arguments: see :class:`~agenticrs.envs.agentic.rllib_env.AgenticRSEnv` (plus ``render_mode``).
     """
     return AgenticParallelEnv(**kwargs)
+
+
+def env(**kwargs: Any) -> Any:
+    """The same game as a PettingZoo AEC env (``parallel_to_aec``: agents act in turn within a round,
+    the round is evaluated when the last one has acted)."""
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    return parallel_to_aec(parallel_env(**kwargs))

@@ -40,9 +40,10 @@ class AgenticRSEnv(MultiAgentEnv):
     model agent and whose inputs the feature agent choose; the serving agent decides how it is
     served; the composer which recall agents (fixed architectures, as Compose) feed it and
     whether it runs. ``recall_b == recall_a`` is repaired to ``none`` (``info["repaired"]``,
-    ``inner/invalid`` term). Action masks: ``infos[agent]["action_mask"]`` and, with
-    ``obs_mode="dict"``, in the observation (the union mask, ``[sum(nvec)]`` floats, the
-    masking RLModule's layout). Every value of these spaces is valid in *some* combination, so
+    ``inner/invalid`` term). Action masks: ``infos[agent]["action_mask"]`` in the PettingZoo /
+    Gymnasium form (a tuple of one int8 mask per dimension: ``action_space(agent).sample(mask=...)``)
+    and, with ``obs_mode="dict"``, in the observation as the union mask in the masking
+    RLModule's layout (``[sum(nvec)]`` floats). Every value of these spaces is valid in *some* combination, so
     the union masks are all ones; the one invalid combination is repaired as above, and
     ``action_space(agent).mask({"recall_a": "pop"})`` gives the conditional mask (here:
     ``recall_b = pop`` masked) for autoregressive policies. Custom spaces with unusable values

@@ -53,6 +53,36 @@ def test_pettingzoo_parallel_api_test():
     parallel_api_test(parallel_env(tasks=TASK, max_rounds=3, coupling="difference"), num_cycles=20)
 
 
+def test_pettingzoo_aec_api_test():
+    from pettingzoo.test import api_test
+
+    from agenticrs.envs.agentic import env
+
+    api_test(env(tasks=TASK, max_rounds=3), num_cycles=20)
+
+
+def test_pickled_mid_episode_env_continues_identically():
+    env = parallel_env(tasks=None, max_rounds=6, coupling="difference")
+    rng = np.random.default_rng(2)
+    env.reset(seed=2)
+    for _ in range(3):
+        env.step(_actions(env, rng))
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(3):
+        acts = _actions(env, rng)
+        a, b = env.step(acts), clone.step(acts)
+        assert [o.tolist() for o in a[0].values()] == [o.tolist() for o in b[0].values()]
+        assert a[1] == b[1] and a[2] == b[2]
+
+
+def test_ansi_render():
+    env = parallel_env(tasks=TASK, render_mode="ansi")
+    env.reset(seed=0)
+    text = env.render()
+    assert "round 0/10" in text and "composer" in text and "valid NDCG@10" in text
+    assert parallel_env(tasks=TASK).render() is None
+
+
 def test_spaces_are_stable_and_documented():
     env = parallel_env()
     assert env.possible_agents == list(AGENTS)
@@ -81,6 +111,7 @@ def test_rllib_multi_agent_env_contract():
     for a, o in obs.items():
         assert env.observation_spaces[a].contains(o)
         assert o["action_mask"].shape == (int(env.action_spaces[a].nvec.sum()),)
+        assert env.action_spaces[a].contains(env.action_spaces[a].sample(mask=infos[a]["action_mask"]))
     for r in range(3):
         obs, rew, term, trunc, infos = env.step({a: env.action_spaces[a].sample() for a in env.agents})
         assert set(rew) == set(AGENTS) and all(isinstance(v, float) for v in rew.values())
