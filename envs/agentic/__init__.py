@@ -37,6 +37,8 @@ _LAZY = {
     "DualAscent": "agenticrs.envs.agentic.rewards",
     "evaluate": "agenticrs.envs.agentic.joint_eval",
     "JointEvaluation": "agenticrs.envs.agentic.joint_eval",
+    "exhaustive_best": "agenticrs.envs.agentic.joint_eval",
+    "joint_configs": "agenticrs.envs.agentic.joint_eval",
 }
 
 __all__ = ["AGENTS", "JointConfig", "agent_spaces", *_LAZY]

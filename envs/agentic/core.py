@@ -9,6 +9,7 @@ spec is the docstring of :class:`~agenticrs.envs.agentic.rllib_env.AgenticRSEnv`
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -105,6 +106,10 @@ class AgenticCore:
         self.dual_every = dual_every
         self.dual = DualAscent(outer_target, dual_lr, lambda_init, lambda_max)
         self.backend = make_agentic_backend(backend, **dict(backend_kwargs or {}))
+        if isinstance(store, (str, os.PathLike)):  # a path keeps env kwargs JSON-able (run.json, RLlib env_config)
+            from agenticrs.envs.knowledge import KnowledgeStore
+
+            store = KnowledgeStore.open(store)
         self.store, self.run_id = store, run_id
         self.knowledge = KnowledgeSummary()
 

@@ -8,18 +8,23 @@ The outer objective is the env's (:func:`~agenticrs.envs.agentic.rewards.simulat
 one simulated A/B period of the pipeline against ``incumbent`` (default: the all-default
 pipeline, the env's starting incumbent) plus the SLA term. ``expected=True`` gives the
 noise-free version (the expected relative click lift, no A/B draw), which search baselines
-may prefer as their objective.
+may prefer as their objective. :func:`exhaustive_best` scores every canonical joint
+configuration that way (32,256 per task, about 2 s of CPU on the cached backend): the best
+known joint configuration for normalised regret.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+import numpy as np
 
 from agenticrs.envs.agentic.assemble import PipelineResult
 from agenticrs.envs.agentic.backend import make_agentic_backend
 from agenticrs.envs.agentic.rewards import OuterOutcome, outer_terms, simulate_outer
-from agenticrs.envs.agentic.spaces import JointConfig
+from agenticrs.envs.agentic.spaces import AGENTS, JointConfig, agent_spaces
 from agenticrs.envs.core import Task
 from agenticrs.envs.suites import get_suite
 
@@ -75,3 +80,46 @@ def evaluate(task: str | Task, joint: JointConfig | Mapping[str, Mapping[str, An
                                  latency_sla_ms=latency_sla_ms, memory_budget_mb=memory_budget_mb,
                                  sla_weight=sla_weight)
     return JointEvaluation(joint, result, outcome.value, outcome, base)
+
+
+def joint_configs() -> Iterator[JointConfig]:
+    """Every canonical joint configuration (4 x 4 x 18 x 112 = 32,256), in a fixed order."""
+    spaces = agent_spaces()
+    parts = [[tuple(sorted(spaces[a].values(p).items())) for p in range(spaces[a].n_pairs)] for a in AGENTS]
+    for combo in itertools.product(*parts):
+        yield JointConfig(*combo)
+
+
+@dataclass(frozen=True)
+class ExhaustiveResult:
+    """Every joint configuration's expected outer objective on one task (see :func:`exhaustive_best`)."""
+
+    configs: tuple[JointConfig, ...]
+    outer: np.ndarray
+    """``[n_configs]`` expected outer objective against the default pipeline."""
+
+    @property
+    def best(self) -> JointConfig:
+        return self.configs[int(np.argmax(self.outer))]
+
+    @property
+    def best_outer(self) -> float:
+        return float(np.max(self.outer))
+
+    def regret(self, outer: float, reference: float | None = None) -> float:
+        """Normalised regret ``(best - outer) / (best - reference)``; reference default: the default pipeline (0)."""
+        ref = 0.0 if reference is None else float(reference)
+        return (self.best_outer - float(outer)) / max(self.best_outer - ref, 1e-12)
+
+
+def exhaustive_best(task: str | Task, seed: int = 0, *, backend: Any = "cached", suite: str = "synthetic",
+                    **outer_kwargs: Any) -> ExhaustiveResult:
+    """Score every canonical joint configuration of ``task`` with :func:`evaluate` (``expected=True``).
+
+    ``outer_kwargs`` (``latency_sla_ms``, ``memory_budget_mb``, ``sla_weight``) must match the env's.
+    """
+    configs = tuple(joint_configs())
+    outer = np.asarray([evaluate(task, j, seed, backend=backend, suite=suite, expected=True, **outer_kwargs).outer
+                        for j in configs])
+    return ExhaustiveResult(configs, outer)
+

@@ -248,6 +248,16 @@ def test_evaluate_a_joint_config_without_rl():
         JointConfig.make(serving={"precision": "fp8"})
 
 
+def test_exhaustive_best_is_the_maximum_and_beats_the_default():
+    from agenticrs.envs.agentic import exhaustive_best
+
+    ex = exhaustive_best(TASK[0])
+    assert len(ex.configs) == 4 * 4 * 18 * 112 == len(set(ex.configs))
+    assert ex.best_outer == max(ex.outer) > 0.0  # something beats the default pipeline
+    assert evaluate(TASK[0], ex.best, expected=True).outer == ex.best_outer
+    assert ex.regret(ex.best_outer) == 0.0 and ex.regret(0.0) == 1.0
+
+
 def test_cached_backend_is_real_and_exact():
     """The assembled pipeline equals running the cached numbers' definition: a ranker that is off
     leaves the recall order; with text features the ranker's NDCG differs (it was trained)."""
