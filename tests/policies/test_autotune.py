@@ -138,3 +138,23 @@ def test_shipped_policy_runs_and_resumes(tmp_path):
     report = autotune(spec, log=lambda line: None, backend_factory=lambda store: FakeLive(calls))
     assert report["trials"] == 3 and report["resumed_trials"] == 1 and len(calls) == 3
     assert len(set(calls)) == 3  # PPO's repeats are resampled: three distinct configurations
+
+
+def test_autotune_compare_protocol(tmp_path):
+    """The equal-budget comparison: anytime incumbents, best found, trials to 2%, the target line."""
+    from agenticrs.benchmarks.autotune_compare import anytime, compare
+
+    calls: list = []
+    r = compare(DATA, tmp_path, policies=("random", "best-default-order"), seeds=2, budget=4, report_at=(2, 4),
+                backend_factory=lambda store: FakeLive(calls), log=lambda line: None)
+    assert len(calls) == 2 * 2 * 4
+    assert set(r["summary"]) == {"random", "best-default-order"} and r["target"] is None
+    for s in r["summary"].values():
+        assert set(s["test_at"]) == {"2", "4"} and s["seconds_at"]["4"] == pytest.approx(4 * 0.5)
+    assert r["best_any"] == max(0.9 * (0.05 + (zlib.crc32(c.key().encode()) % 1000) / 5000
+                                       + (0.1 if c.model == "sasrec" and c.param_dict.get("loss") == "ce" else 0))
+                                for c, _ in calls)
+    assert "| random |" in (tmp_path / "compare.md").read_text()
+    ok = lambda v, t: TrialResult(TrialConfig.make("pop"), "t", 1.0, 0, "ok", {"ndcg@10": v}, {"ndcg@10": t}, {"seconds": 1.0})
+    valid, test, secs = anytime([ok(0.1, 0.2), ok(0.05, 0.9), ok(0.3, 0.25)], "ndcg@10")
+    assert valid == [0.1, 0.1, 0.3] and test == [0.2, 0.2, 0.25] and secs == [1.0, 2.0, 3.0]
