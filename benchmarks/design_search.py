@@ -76,6 +76,11 @@ def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int,
                              run_id=f"{task}-{proposer_name}-{seed}", on_row=line)
         out = trace.to_dict()
         out["rows"] = out["rows"][:trials]
+        if proposer_name in LLM_PROPOSERS:  # what the model actually wrote, for the report
+            out["replies"] = [{k: (str(d.info.get(k))[:400] if d.info.get(k) is not None else None)
+                               for k in ("prompt_id", "response", "valid", "error", "rejected", "seconds")}
+                              for d in store.decisions(run_id=f"{task}-{proposer_name}-{seed}")
+                              if d.info.get("event") == "llm_call"]
         out.update(task=task, best_program_text=to_text(trace.best_program) if trace.best_program else None)
         return out
 
@@ -107,6 +112,13 @@ def best_at(rows: list[dict[str, Any]], k: int) -> tuple[float, float]:
     return rows[k - 1]["best_valid"], rows[k - 1]["best_test"]
 
 
+def own_best(rows: list[dict[str, Any]], k: int) -> float:
+    """Best validation NDCG@10 among the first ``k`` programs the proposer wrote itself (random
+    substitutes, made when it could not offer a new valid program, left out)."""
+    own = [r["valid"] for r in rows[:k] if r["source"] != "substitute" and r["status"] == "ok"]
+    return max(own) if own else math.nan
+
+
 def summarise(results: dict[str, Any]) -> str:
     s = results["settings"]
     half = max(1, s["trials"] // 2)
@@ -121,14 +133,15 @@ def summarise(results: dict[str, Any]) -> str:
         f"at most {s['llm_attempts']} calls of {s['llm_max_tokens']} tokens per proposal); "
         f"language model: `{s['llm_model']}`.", "",
         f"| task | proposer | searches | best valid N@10 @{half} | its test N@10 | best valid N@10 @{s['trials']} "
-        f"| its test N@10 | train s @{half} | proposer s @{half} | valid replies | distinct | substituted |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| its test N@10 | train s @{half} | proposer s @{half} | valid replies | distinct | substituted "
+        f"| best valid N@10 of its own programs @{half} |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task in s["tasks"]:
         ref = results["reference"].get(task, [])
         if ref:
             lines.append(f"| {task} | sasrec_ce (library, reference) | {len(ref)} | - | - | {_ms([r['valid'] for r in ref])} | "
-                         f"{_ms([r['test'] for r in ref])} | {np.mean([r['seconds'] for r in ref]):.1f} | - | - | - | - |")
+                         f"{_ms([r['test'] for r in ref])} | - | - | - | - | - | - |")
         for name in s["proposers"]:
             runs = [r for r in results["runs"] if r["task"] == task and r["proposer"] == name]
             if not runs:
@@ -149,21 +162,32 @@ def summarise(results: dict[str, Any]) -> str:
             subs = sum(x["substitutions"] for x in st)
             lines.append(f"| {task} | {name} | {len(runs)} | {_ms([a for a, _ in at_half])} | {_ms([b for _, b in at_half])} | "
                          f"{_ms([a for a, _ in at_full])} | {_ms([b for _, b in at_full])} | {train_s:.0f} | {prop_s:.0f} | {llm_cols[0]} | {llm_cols[1]} | "
-                         f"{subs}/{sum(len(r['rows']) for r in runs)} |")
+                         f"{subs}/{sum(len(r['rows']) for r in runs)} | {_ms([own_best(r['rows'], half) for r in runs])} |")
     lines += ["", "*best valid N@10 @k*: the best validation NDCG@10 among the first k programs (mean ± std over "
               "searches; '-': fewer programs in those searches); *its test N@10*: the test NDCG@10 of that program; "
               f"*train s* / *proposer s*: seconds per search spent training / proposing its first {half} programs "
               "(the language model's first call includes loading it, ~1 minute); *valid replies*: model replies that parsed and validated, of "
               "all calls (repairs included); *distinct*: share of distinct programs among valid replies; "
               "*substituted*: proposals the proposer could not make (no new valid program within its attempts) that "
-              "the base class replaced by a random grammar sample.", ""]
+              "the base class replaced by a random grammar sample; *best ... of its own programs*: the same best, "
+              "substitutes left out (what the proposer itself found).", ""]
     for task in s["tasks"]:
         runs = [r for r in results["runs"] if r["task"] == task and r["best_program_text"]]
         if runs:
             best = max(runs, key=lambda r: r["rows"][-1]["best_valid"])
-            lines += [f"Best program on {task} ({best['proposer']}, seed {best['seed']}, valid N@10 "
+            top = max((row for row in best["rows"] if row["status"] == "ok"), key=lambda row: row["valid"])
+            lines += [f"Best program on {task} ({best['proposer']} search, seed {best['seed']}, written by: "
+                      f"{top['source']}; valid N@10 "
                       f"{best['rows'][-1]['best_valid']:.4f}, test {best['rows'][-1]['best_test']:.4f}):", "", "```",
                       best["best_program_text"].rstrip(), "```", ""]
+    replies = [(r["proposer"], x) for r in results["runs"] for x in r.get("replies", [])]
+    if replies:
+        lines += ["Some of the language model's replies (raw, as recorded in the KnowledgeStore):", ""]
+        for name, x in replies[:6]:
+            verdict = "valid" if x["valid"] == "True" and not x["rejected"] else (x["rejected"] or x["error"] or "")
+            lines.append(f"- {name} `{x['prompt_id']}` ({float(x['seconds'] or 0):.0f} s): `{x['response']}` "
+                         f"-> {verdict}")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
@@ -216,7 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="model calls per proposal (first try + repairs / retries), then a random substitute")
     p.add_argument("--llm-cache", default=str(Path(tempfile.gettempdir()) / "agenticrs-llm-cache"))
     p.add_argument("--out", default=str(RESULTS_DIR / "design"))
+    p.add_argument("--summarise", default=None, metavar="JSON",
+                   help="only rewrite the markdown summary (and plot) of a finished run's JSON")
     args = p.parse_args(argv)
+    if args.summarise:
+        results = json.loads(Path(args.summarise).read_text())
+        write_text_atomic(Path(args.summarise).with_suffix(".md"), summarise(results))
+        plot(results, Path(args.summarise).with_suffix(".png"))
+        return 0
 
     import torch
 

@@ -10,8 +10,8 @@ from agenticrs.recsys.design import Program, crossover, mutate
 
 
 class EvolutionProposer(ProgramProposer):
-    """Aging evolution: the first ``population`` programs are the task's base program's mutants
-    and random draws; then each child is a mutation of a tournament winner, or (with
+    """Aging evolution: the first ``population`` programs are random draws from the grammar (with
+    ``seed_with_base``: the task's base program, its mutants and random draws); then each child is a mutation of a tournament winner, or (with
     probability ``p_crossover``) a crossover of two winners followed by a mutation. Members age
     out in order of arrival, whatever their fitness.
 
@@ -20,13 +20,15 @@ class EvolutionProposer(ProgramProposer):
         sample: tournament size.
         p_crossover: share of children made by crossover.
         n_ops: mutation operators applied per child.
-        seed_with_base: start the population from the task's base program (else from random draws only).
+        seed_with_base: start the population from the task's base program and its mutants as well as
+            random draws (default: random draws only, as Real et al.; on short training budgets the
+            library's SASRec base starts far below random programs, see benchmarks/results/design).
     """
 
     name = "evolution"
 
     def __init__(self, population: int = 8, sample: int = 3, p_crossover: float = 0.3, n_ops: int = 1,
-                 seed_with_base: bool = True, max_resample: int = 8):
+                 seed_with_base: bool = False, max_resample: int = 8):
         super().__init__(max_resample)
         if population < 1 or sample < 1 or not 0 <= p_crossover <= 1 or n_ops < 1:
             raise ValueError(f"evolution: population ({population}), sample ({sample}) and n_ops ({n_ops}) must be "
