@@ -139,9 +139,13 @@ def _inapplicable(policy: Policy, env: gym.Env) -> str | None:
 
     if not isinstance(policy, Searcher):
         return None
+    try:
+        space = env_search_space(env)
+    except TypeError as e:  # an action space the search baselines do not know (OpenDesign's programs)
+        return str(e)
     if hasattr(policy, "from_env"):
         policy.from_env(env)  # where best-default-order finds its table
-    return policy.applies_to(env_search_space(env))
+    return policy.applies_to(space)
 
 
 # ---------------------------------------------------------------------- aggregation
