@@ -80,6 +80,32 @@ def enforcer_tokenizer_data(tokenizer: Any) -> Any:
                                       tokenizer.eos_token_id, False, vocab)
 
 
+def _json_stopper(tokenizer: Any, start: int) -> Any:
+    """A ``StoppingCriteria`` that ends a constrained reply once it is a complete JSON value (the
+    enforcer still allows whitespace after the closing brace; a small model often writes newlines
+    until the token limit instead of its end token)."""
+    import json
+
+    import torch
+    from transformers import StoppingCriteria
+
+    class JsonComplete(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            done = []
+            for row in input_ids:
+                text = tokenizer.decode(row[start:], skip_special_tokens=True).strip()
+                ok = text.endswith("}")
+                if ok:
+                    try:
+                        json.loads(text)
+                    except json.JSONDecodeError:
+                        ok = False
+                done.append(ok)
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return JsonComplete()
+
+
 def _load(threads: int) -> dict[str, Any]:
     """Model, tokenizer and enforcer table, once per process (loading takes ~10-60 s)."""
     with _LOCK:
@@ -147,6 +173,9 @@ class SmolLM2Model(LanguageModel):
                 max_consecutive_whitespaces=self.max_whitespace, force_json_field_order=self.field_order))
             enforcer = TokenEnforcer(loaded["enforcer_data"], parser)
             kwargs["prefix_allowed_tokens_fn"] = lambda _b, sent: enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+            from transformers import StoppingCriteriaList
+
+            kwargs["stopping_criteria"] = StoppingCriteriaList([_json_stopper(tok, ids.shape[1])])
         with torch.random.fork_rng(devices=[]), torch.inference_mode():  # a seeded call leaves the global RNG alone
             if params.seed is not None:
                 torch.manual_seed(params.seed)

@@ -20,6 +20,18 @@ _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 SKIP_FIELDS = frozenset({"name"})
 """Fields the model never writes (a program's name is a label, not part of it)."""
 
+COMPACT_SECTIONS: dict[str, tuple[str, ...]] = {
+    "inputs": ("text", "attributes", "position", "time_gap", "scale", "norm"),
+    "readout": ("pool", "final_norm", "head"),
+    "loss": ("kind", "negatives", "objective"),
+    "train": ("optimizer", "lr", "weight_decay", "schedule"),
+}
+"""The section fields a *compact* schema offers: the design decisions, not the fine print (dropout
+rates, init, text_dim...), which keep the base program's values. A small model that may write
+every field runs out of tokens inside the third block (seen with SmolLM2-135M at 120 tokens)."""
+BLOCK_WRAPPER = ("norm", "residual", "dropout")
+"""Fields every block has (its residual wrapper); a compact schema leaves them at their defaults."""
+
 
 def _field_schema(cls: type, name: str) -> dict[str, Any]:
     f = {x.name: x for x in dataclasses.fields(cls)}[name]
@@ -36,7 +48,7 @@ def _field_schema(cls: type, name: str) -> dict[str, Any]:
 
 def _object(cls: type, fields: list[str] | None = None, extra: Mapping[str, Any] | None = None,
             required: list[str] | None = None) -> dict[str, Any]:
-    names = fields or [f.name for f in dataclasses.fields(cls) if f.name not in SKIP_FIELDS]
+    names = fields if fields is not None else [f.name for f in dataclasses.fields(cls) if f.name not in SKIP_FIELDS]
     props = {**dict(extra or {}), **{n: _field_schema(cls, n) for n in names}}
     out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
     if required:
@@ -44,27 +56,33 @@ def _object(cls: type, fields: list[str] | None = None, extra: Mapping[str, Any]
     return out
 
 
-def block_schema(kind: str) -> dict[str, Any]:
-    """One block kind: ``{"kind": KIND, ...its fields}`` with ``kind`` required and first."""
-    return _object(BLOCKS[kind], extra={"kind": {"const": kind}}, required=["kind"])
+def block_schema(kind: str, compact: bool = False) -> dict[str, Any]:
+    """One block kind: ``{"kind": KIND, ...its fields}`` with ``kind`` required and first
+    (``compact``: without the wrapper fields norm / residual / dropout)."""
+    cls = BLOCKS[kind]
+    fields = [f.name for f in dataclasses.fields(cls) if not (compact and f.name in BLOCK_WRAPPER)]
+    return _object(cls, fields, extra={"kind": {"const": kind}}, required=["kind"])
 
 
-def program_schema(max_blocks: int = 8, kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+def program_schema(max_blocks: int = 8, kinds: tuple[str, ...] | None = None, compact: bool = False) -> dict[str, Any]:
     """A JSON Schema of (partial) programs.
 
     Args:
         max_blocks: most blocks a reply may list.
         kinds: block kinds offered (default: every kind of the language).
+        compact: offer only the design decisions (:data:`COMPACT_SECTIONS`, blocks without their
+            wrapper fields, ``dim`` but not ``max_len`` / ``init``): shorter replies.
     """
     kinds = kinds or tuple(BLOCKS)
     unknown = sorted(set(kinds) - set(BLOCKS))
     if unknown:
         raise ValueError(f"program_schema: unknown block kind(s) {unknown}; kinds: {', '.join(BLOCKS)}")
-    props: dict[str, Any] = {n: _field_schema(Program, n) for n in TOP_FIELDS if n not in SKIP_FIELDS}
+    top = ("dim",) if compact else tuple(n for n in TOP_FIELDS if n not in SKIP_FIELDS)
+    props: dict[str, Any] = {n: _field_schema(Program, n) for n in top}
     props["blocks"] = {"type": "array", "minItems": 1, "maxItems": int(max_blocks),
-                       "items": {"anyOf": [block_schema(k) for k in kinds]}}
+                       "items": {"anyOf": [block_schema(k, compact) for k in kinds]}}
     for name, cls in SECTIONS.items():
-        props[name] = _object(cls)
+        props[name] = _object(cls, list(COMPACT_SECTIONS[name]) if compact else None)
     return {"type": "object", "properties": props, "required": ["blocks"], "additionalProperties": False}
 
 
@@ -87,4 +105,4 @@ def merge_partial(base: Program, partial: Mapping[str, Any]) -> Program:
     return from_dict(data)
 
 
-__all__ = ["block_schema", "merge_partial", "program_schema"]
+__all__ = ["BLOCK_WRAPPER", "COMPACT_SECTIONS", "block_schema", "merge_partial", "program_schema"]

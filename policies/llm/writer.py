@@ -123,17 +123,19 @@ class ProgramWriter:
         max_attempts: model calls per :meth:`write`.
         temperature / max_tokens: sampling settings of every call.
         constrained: pass the language's JSON Schema to the model (constrained decoding).
+        compact: the compact schema (design decisions only; see
+            :data:`~agenticrs.policies.llm.schema.COMPACT_SECTIONS`): shorter replies.
         record: called with every :class:`Attempt`.
     """
 
     def __init__(self, model: LanguageModel, limits: Limits = DEFAULT_LIMITS, n_items: int | None = None, *,
                  max_attempts: int = 3, temperature: float = 0.8, max_tokens: int = 384, constrained: bool = True,
-                 record: Recorder | None = None):
+                 compact: bool = True, record: Recorder | None = None):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self.model, self.limits, self.n_items = model, limits, n_items
         self.max_attempts, self.temperature, self.max_tokens = int(max_attempts), float(temperature), int(max_tokens)
-        self.schema = program_schema(max_blocks=min(limits.max_blocks, 8)) if constrained else None
+        self.schema = program_schema(max_blocks=min(limits.max_blocks, 8), compact=compact) if constrained else None
         self.record = record
         self.repair_prompt = load_prompt("repair")
         self.calls = 0

@@ -228,3 +228,15 @@ def test_importing_the_llm_packages_loads_no_model_library():
             "bad = [m for m in ('transformers', 'lmformatenforcer', 'gguf') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_compact_schema_offers_design_decisions_only():
+    full, small = program_schema(), program_schema(compact=True)
+    assert len(json.dumps(small)) < 0.7 * len(json.dumps(full))
+    attention = next(b for b in small["properties"]["blocks"]["items"]["anyOf"]
+                     if b["properties"]["kind"] == {"const": "attention"})
+    assert set(attention["properties"]) == {"kind", "heads", "causal"}
+    assert set(small["properties"]["loss"]["properties"]) == {"kind", "negatives", "objective"}
+    base = LIBRARY["sasrec"]
+    child = merge_partial(base, {"blocks": [{"kind": "filter"}], "train": {"lr": 0.003}})
+    assert child.inputs == base.inputs and child.train.epochs == base.train.epochs and child.train.lr == 0.003
