@@ -110,8 +110,10 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {hit} |")
     t = result.get("target")
     if t is not None:
-        lines += ["", f"Target (shipped within 2% in at most half the trials TPE needs): "
-                      f"{'met' if t['met'] else 'not met'} (shipped {t['shipped']}, tpe {t['tpe']})."]
+        verdict = ("undecided: neither got within 2% of the best" if t["shipped"] is None and t["tpe"] is None
+                   else "met" if t["met"] else "not met")
+        lines += ["", f"Target (shipped within 2% in at most half the trials TPE needs): {verdict} "
+                      f"(mean trials to 2%: shipped {t['shipped']}, tpe {t['tpe']})."]
     return "\n".join(lines) + "\n"
 
 
