@@ -296,7 +296,11 @@ class _Worker:
             self.conn.recv()
         except EOFError:
             self.kill()
-            raise RuntimeError(f"live-backend worker exited during start-up (exit code {self.proc.exitcode})") from None
+            raise RuntimeError(
+                f"live-backend worker exited during start-up (exit code {self.proc.exitcode}). Workers start with "
+                f"multiprocessing '{ctx.get_start_method()}', which imports your main script again: put its "
+                f"top-level code under `if __name__ == \"__main__\":`, or use LiveBackend(isolate=False)"
+            ) from None
 
     def kill(self, graceful: bool = False) -> None:
         if graceful and self.proc.is_alive():

@@ -13,6 +13,7 @@ that says what to do.
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,12 +31,17 @@ class Registrations:
 
 
 def _user_models() -> dict[str, Any]:
+    # Not imported yet: nothing can have been registered (and the caller need not import torch).
+    if "agenticrs.recsys.models.base" not in sys.modules:
+        return {}
     from agenticrs.recsys.models.base import _MODELS
 
     return {k: cls for k, cls in _MODELS.items() if not getattr(cls, "__module__", "").startswith(PACKAGE)}
 
 
 def _user_datasets() -> dict[str, Any]:
+    if "agenticrs.recsys.data.registry" not in sys.modules:
+        return {}
     from agenticrs.recsys.data.registry import _REGISTRY
 
     out = {}
