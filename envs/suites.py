@@ -3,9 +3,14 @@
 * ``synthetic`` (the embedded default): small generated datasets whose structure differs
   (size, popularity skew, sequential strength, item-text signal) so the best configuration
   differs between tasks; a live trial on one takes seconds.
-* ``beauty`` / ``scientific``: disjoint user subsamples of the real Amazon datasets,
-  registered only when the data is found (``$AGENTICRS_DATA`` or ``../shared/data``). They
-  use the ``subsample:URI?users=N,part=P,seed=S`` dataset scheme this module registers.
+* ``amazon``: tasks cut from the real Amazon datasets (``subsample:`` URIs, see
+  :mod:`agenticrs.recsys.data.subsample`) that differ in size, density, history length,
+  category and text coverage: train on four Beauty cuts, test on four Scientific cuts;
+  ``amazon-rev`` swaps them; ``synthetic+amazon`` adds the synthetic tasks to both sides.
+  Registered even without the data: the shipped table (``autotrain__amazon``) and its task
+  meta-features need none; live trials need ``$AGENTICRS_DATA`` or ``../shared/data``.
+* ``beauty`` / ``scientific``: disjoint user subsamples of one real dataset each,
+  registered only when the data is found.
 
 Register your own::
 
@@ -24,10 +29,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import numpy as np
-
 from agenticrs.envs.core import Task, TaskSuite
-from agenticrs.recsys.data.dataset import Dataset
+from agenticrs.recsys.data.subsample import subsample, subsample_uri  # noqa: F401 (subsample: re-exported)
 
 _SUITES: dict[str, TaskSuite | Callable[[], TaskSuite]] = {}
 _STATS: dict[str, dict[str, float]] = {}
@@ -103,12 +106,19 @@ def _check_suite(suite: TaskSuite) -> None:
 def task_stats(task: Task, backend: Any = None) -> dict[str, float]:
     """``Dataset.stats()`` of the task's data, loading the data only as a last resort.
 
-    Order: ``backend.task_stats(task)`` (a table backend ships them), stats registered with a
-    suite or shipped in :data:`STATS_FILE`, then ``load_dataset(task.data).stats()``.
+    Order: ``backend.task_stats(task)``; the meta-features in the header of the backend's
+    table (``backend.table``: table and surrogate backends, so a shipped real-data table needs
+    no data); stats registered with a suite or shipped in :data:`STATS_FILE`; then
+    ``load_dataset(task.data).stats()``.
     """
     fn = getattr(backend, "task_stats", None)
     if fn is not None:
         s = fn(task)
+        if s:
+            return dict(s)
+    table = getattr(backend, "table", None)
+    if callable(getattr(table, "task_meta", None)):
+        s = table.task_meta(task.name)
         if s:
             return dict(s)
     if task.data not in _STATS:
@@ -174,57 +184,89 @@ SYNTHETIC = TaskSuite(
 )
 
 
-# ---------------------------------------------------------------------- real-data subsamples
-def subsample(dataset: Dataset, users: int, part: int = 0, seed: int = 0) -> Dataset:
-    """Users ``part * users .. (part + 1) * users`` of a seeded permutation, items re-indexed.
+# ---------------------------------------------------------------------- real-data suites
+AMAZON_BEAUTY: tuple[Task, ...] = (
+    # ~800 users each (a v0 table of all 8 tasks builds in about half an hour on 2 busy cores).
+    # All users, all items: very sparse (about 4,000 items for 800 users).
+    Task("beauty-sparse", subsample_uri("beauty", users=800, part=0)),
+    # The 800 most popular items, users with >= 5 of them: 10x denser.
+    Task("beauty-dense", subsample_uri("beauty", items=800, min_history=5, users=800, part=1)),
+    # The second half of every history: short histories, recent taste.
+    Task("beauty-recent", subsample_uri("beauty", window="last50pct", users=800, part=2)),
+    # One category (attribute id 64): a small, skewed catalogue.
+    Task("beauty-cat64", subsample_uri("beauty", attribute=64, min_history=4, users=800)),
+)
+"""Cuts of Amazon Beauty (22,363 users, 12,101 items, titles and attribute ids)."""
 
-    Different ``part`` values (same ``seed``) are disjoint user sets, so train and test tasks
-    cut from one dataset share no user. Item ids are made dense again over the items the
-    chosen users touch; text and attributes follow their items.
+AMAZON_SCIENTIFIC: tuple[Task, ...] = (
+    Task("sci-sparse", subsample_uri("scientific", users=800, part=0)),
+    Task("sci-dense", subsample_uri("scientific", items=400, min_history=5, users=800)),
+    # The first half of every history, and item text for only 20% of the items.
+    Task("sci-early-lowtext", subsample_uri("scientific", window="first50pct", text_keep=0.2, users=800, part=1)),
+    # The 3D-printing category (items whose text says "printing"): 317 items.
+    Task("sci-printing", subsample_uri("scientific", text="printing", min_history=4)),
+)
+"""Cuts of Amazon Industrial & Scientific (8,442 users, 4,385 items, item text, no attributes)."""
+
+AMAZON = TaskSuite("amazon", train=AMAZON_BEAUTY, test=AMAZON_SCIENTIFIC)
+"""Train on Beauty cuts, test on Scientific cuts: a policy is judged on a dataset it never saw."""
+
+AMAZON_REV = TaskSuite("amazon-rev", train=AMAZON_SCIENTIFIC, test=AMAZON_BEAUTY)
+"""The reverse of :data:`AMAZON` (its table is the same file: tasks are looked up by name)."""
+
+SYNTHETIC_AMAZON = TaskSuite("synthetic+amazon", train=SYNTHETIC.train + AMAZON_BEAUTY,
+                             test=SYNTHETIC.test + AMAZON_SCIENTIFIC)
+"""Synthetic and Beauty train tasks, synthetic and Scientific test tasks: for a shipped policy
+that must work on generated and real data (its table: :func:`merge_tables` of both suites')."""
+
+SUITE_TABLES: dict[str, tuple[str, ...]] = {"amazon-rev": ("amazon",), "synthetic+amazon": ("synthetic", "amazon")}
+"""Suites whose tasks live in other suites' tables (``envs/tables/{env}__{suite}.jsonl.gz``)."""
+
+
+def suite_table_path(env: str, suite: str) -> Path:
+    """The table file an env's table backend reads for ``suite``.
+
+    The suite's own ``envs/tables/{env}__{suite}.jsonl.gz`` when it exists; for a suite of
+    :data:`SUITE_TABLES`, its one source table (``amazon-rev`` reads ``amazon``'s) or, with
+    several sources, their :func:`merge_tables` written once to
+    ``$AGENTICRS_CACHE/tables/`` (``~/.cache/agenticrs/tables``) and rewritten when a source
+    is newer. Otherwise the (missing) own path, for the caller's error message.
+    """
+    from agenticrs.envs.backends.table import table_path
+
+    own = table_path(env, suite)
+    sources = [table_path(env, s) for s in SUITE_TABLES.get(suite, ())]
+    if own.exists() or not sources or not all(p.exists() for p in sources):
+        return own
+    if len(sources) == 1:
+        return sources[0]
+    root = Path(os.environ.get("AGENTICRS_CACHE") or Path.home() / ".cache" / "agenticrs").expanduser()
+    merged = root / "tables" / own.name
+    if not merged.exists() or merged.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        merge_tables(env, suite, merged)  # atomic (Table.save): concurrent envs never read half a file
+    return merged
+
+
+def merge_tables(env: str, suite: str, out: str | os.PathLike[str] | None = None) -> Path:
+    """Write one table for ``suite`` from the tables of the suites in :data:`SUITE_TABLES`.
+
+    Results are concatenated unchanged; the header keeps the first table's fields and lists
+    every source table's ``build`` record under ``"sources"``. ``out`` defaults to
+    ``table_path(env, suite)``.
 
     Raises:
-        ValueError: ``users < 1``, ``part < 0``, or fewer than ``(part + 1) * users`` users.
+        KeyError: ``suite`` is not in :data:`SUITE_TABLES`; FileNotFoundError: a source table is missing.
     """
-    if users < 1 or part < 0:
-        raise ValueError(f"subsample: users must be >= 1 and part >= 0, got users={users}, part={part}")
-    if (part + 1) * users > dataset.n_users:
-        raise ValueError(f"subsample: {dataset.name} has {dataset.n_users} users, fewer than "
-                         f"(part + 1) * users = {(part + 1) * users}")
-    perm = np.random.default_rng(seed).permutation(dataset.n_users)
-    chosen = np.sort(perm[part * users : (part + 1) * users])  # keep the original user order
-    seqs = [dataset.sequence(int(u)) for u in chosen]
-    old = np.unique(np.concatenate(seqs))  # sorted original item ids that remain
-    new_id = np.zeros(dataset.n_items + 1, dtype=np.int64)
-    new_id[old] = np.arange(1, len(old) + 1)
-    keep = np.concatenate([[0], old])
-    ts = None
-    if dataset.timestamps is not None:
-        ts = [dataset.timestamps[dataset.offsets[u] : dataset.offsets[u + 1]] for u in chosen]
-    return Dataset.from_sequences(
-        [new_id[s] for s in seqs], len(old), name=f"{dataset.name}[users={users},part={part},seed={seed}]",
-        user_ids=dataset.user_ids[chosen], item_ids=dataset.item_ids[keep],
-        item_text=[dataset.item_text[i] for i in keep] if dataset.item_text is not None else None,
-        item_attributes=[dataset.item_attributes[i] for i in keep] if dataset.item_attributes is not None else None,
-        timestamps=ts,
-    )
+    from agenticrs.envs.backends.table import Table, load_table, table_path
 
-
-def _load_subsample(arg: str) -> Dataset:
-    """``subsample:INNER_URI?users=N,part=P,seed=S`` (the loader behind the scheme)."""
-    from agenticrs.recsys.data.registry import load_dataset
-
-    inner, sep, options = arg.rpartition("?")
-    if not sep or not inner:
-        raise ValueError(f"subsample URI needs 'subsample:URI?users=N[,part=P][,seed=S]', got {arg!r}")
-    kw: dict[str, int] = {}
-    for pair in filter(None, (p.strip() for p in options.split(","))):
-        name, _, raw = pair.partition("=")
-        if name not in ("users", "part", "seed") or not raw.strip().lstrip("-").isdigit():
-            raise ValueError(f"subsample option {pair!r}: expected users=N, part=P or seed=S (integers)")
-        kw[name] = int(raw)
-    if "users" not in kw:
-        raise ValueError(f"subsample URI {arg!r} has no users=N option")
-    return subsample(load_dataset(inner), **kw)
+    if suite not in SUITE_TABLES:
+        raise KeyError(f"suite {suite!r} has no source tables; known: {', '.join(sorted(SUITE_TABLES))}")
+    tables = [load_table(table_path(env, s)) for s in SUITE_TABLES[suite]]
+    header = {k: v for k, v in tables[0].header.items() if k not in ("results", "entries", "_path")}
+    header.update(suite=suite, tasks={k: v for t in tables for k, v in t.header.get("tasks", {}).items()},
+                  sources=[{"suite": t.header.get("suite"), "build": t.header.get("build")} for t in tables])
+    path = Path(out) if out is not None else table_path(env, suite)
+    return Table([r for t in tables for r in t.results()], header).save(path)
 
 
 def _real_suite(name: str, source: str, users: int) -> TaskSuite:
@@ -236,17 +278,26 @@ def _real_suite(name: str, source: str, users: int) -> TaskSuite:
     return TaskSuite(name, train=tuple(task(i) for i in range(3)), test=tuple(task(i) for i in range(3, 5)))
 
 
-def _register_builtin() -> None:
-    from agenticrs.recsys.data.registry import data_roots, register_dataset
+def data_available(name: str) -> bool:
+    """Whether the registered dataset ``name`` (``beauty``) is found under a data root."""
+    from agenticrs.recsys.data.errors import DataFormatError
+    from agenticrs.recsys.data.registry import resolve
 
-    register_dataset("subsample", _load_subsample, replace=True,
-                     description="user subsample of another dataset: subsample:URI?users=N,part=P,seed=S")
-    register_suite(SYNTHETIC, overwrite=True)
-    roots = data_roots()
+    try:
+        resolve(name)
+    except DataFormatError:
+        return False
+    return True
+
+
+def _register_builtin() -> None:
+    for suite in (SYNTHETIC, AMAZON, AMAZON_REV, SYNTHETIC_AMAZON):
+        # Registered without the data: their shipped tables and stats need none.
+        register_suite(suite, overwrite=True)
     # Beauty has 22,363 users and Scientific 8,442: five disjoint parts of 2,000 / 1,500 users each.
-    if any((r / "amazon-beauty").is_dir() for r in roots):
+    if data_available("beauty"):
         register_suite(lambda: _real_suite("beauty", "beauty", 2000), "beauty", overwrite=True)
-    if any((r / "amazon-scientific").is_dir() for r in roots):
+    if data_available("scientific"):
         register_suite(lambda: _real_suite("scientific", "scientific", 1500), "scientific", overwrite=True)
 
 

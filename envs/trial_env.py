@@ -40,7 +40,7 @@ from gymnasium import spaces
 from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult, validate_result
 from agenticrs.envs.grid_space import ConditionalSpace
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, make_reward_terms, register_reward_term
-from agenticrs.envs.suites import get_suite, task_stats
+from agenticrs.envs.suites import get_suite, suite_table_path, task_stats
 
 OBS_HIGH = 10.0
 """Every observation feature is clipped to ``[0, OBS_HIGH]``."""
@@ -447,7 +447,7 @@ class TrialEnv(gym.Env):
         return backend_scale(task, self.backend)
 
     def _resolve_backend(self, backend: str | Backend, kwargs: dict[str, Any]) -> Backend:
-        from agenticrs.envs.backends import make_backend, table_path
+        from agenticrs.envs.backends import make_backend
 
         if not isinstance(backend, str):
             if kwargs:
@@ -459,7 +459,7 @@ class TrialEnv(gym.Env):
         if kind == "live":
             return self._live_backend(kwargs)
         if kind in ("table", "surrogate") and "table" not in kwargs:
-            path = table_path(self.env_name, self.suite.name)
+            path = suite_table_path(self.env_name, self.suite.name)  # amazon-rev reads amazon's table
             if not path.exists():
                 raise FileNotFoundError(
                     f"{type(self).__name__}: no table for suite {self.suite.name!r} at {path}; build one with "

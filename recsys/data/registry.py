@@ -28,6 +28,7 @@ from agenticrs.recsys.data.movielens import load_movielens, movielens_files
 from agenticrs.recsys.data.preprocess import Interactions, preprocess
 from agenticrs.recsys.data.recbole import load_recbole, recbole_files
 from agenticrs.recsys.data.sasrec import load_sasrec, sasrec_files
+from agenticrs.recsys.data.subsample import load_subsample
 from agenticrs.recsys.data.synthetic import SyntheticConfig, generate_synthetic
 
 Loader = Callable[[str], Union[Interactions, Dataset]]
@@ -305,6 +306,8 @@ _BUILTINS: Sequence[tuple[str, Loader | str, Callable[[str], list[Path]] | None,
     ("recbole", load_recbole, recbole_files, "RecBole atomic files PREFIX.inter or PREFIX.test.inter (+ .text)"),
     ("movielens", load_movielens, movielens_files, "MovieLens 100K / 1M / 10M / 20M folder"),
     ("csv", load_csv, csv_files, "headed CSV: user,item[,timestamp][,title]"),
+    ("subsample", load_subsample, None, "a documented cut of another dataset: subsample:URI?users=N,part=P,seed=S,"
+     "window=last50pct,attribute=ID,text=WORD,items=N,min_history=K,text_keep=F"),
     ("beauty", "sasrec:{data}/amazon-beauty/sequences.txt", None, "Amazon Beauty 5-core (SASRec files, titles, attributes)"),
     ("scientific", "recbole:{data}/amazon-scientific/Scientific", None, "Amazon Industrial & Scientific (RecBole, item text)"),
 )
