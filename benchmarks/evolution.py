@@ -277,8 +277,13 @@ def _pm(v: Sequence[float], digits: int = 4) -> str:
     return "n/a" if v[0] != v[0] else f"{v[0]:.{digits}f} ± {v[1]:.{digits}f}"
 
 
-def _factor(x: float | None) -> str:
-    return "-" if x is None or x != x else ("inf" if math.isinf(x) else f"{x:.2f}x")
+def _factor(base: float | None, value: float) -> str:
+    """``base / value`` as ``1.60x``; ``∞`` when the policy reached 0 and the baseline did not."""
+    if base is None or base != base or value != value:
+        return "-"
+    if value <= 0:
+        return "∞" if base > 0 else "1.00x"
+    return f"{base / value:.2f}x"
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -290,14 +295,15 @@ def markdown_table(summary: dict[str, Any]) -> str:
     """
     ks = summary.get("report_at") or sorted({int(k) for s in summary["by_policy"].values() for k in s["regret_at"]})
     baseline = summary.get("baseline", "random")
-    red = "reduction_vs_" + baseline
     finals = [s["final_regret"][0] for s in summary["by_policy"].values() if s["final_regret"][0] == s["final_regret"][0]]
     best = min(finals) if finals else None
     head = ["policy", *[f"regret@{k}" for k in ks], *[f"vs {baseline} @{k}" for k in ks]]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    base = summary["by_policy"].get(baseline)
     for p, s in summary["by_policy"].items():
         cells = [_pm(s["regret_at"][str(k)]) for k in ks]
-        rows.append("| " + " | ".join([p, *cells, *[_factor(s.get(red, {}).get(str(k))) for k in ks]]) + " |")
+        factors = [_factor(base["regret_at"][str(k)][0] if base else None, s["regret_at"][str(k)][0]) for k in ks]
+        rows.append("| " + " | ".join([p, *cells, *factors]) + " |")
     head2 = ["policy", *[f"rank@{k}" for k in ks], f"final regret ({summary['budget']})", "AUC",
              "trials to 1% (reached)", "compute s"]
     rows2 = ["| " + " | ".join(head2) + " |", "|" + "---|" * len(head2)]
