@@ -48,6 +48,8 @@ def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", ep
     kwargs = env_overrides(flags, base=base)
     split = tasks if tasks in ("test", "train", "all") else "all"
     kwargs.update(split=split, obs_mode=policy.obs_mode)
+    if getattr(policy, "multi_agent", False) or meta.get("multi_agent"):
+        return _evaluate_multi_agent(policy, meta, env_id, kwargs, tasks, episodes, knowledge)
     env = make_env(env_id, kwargs)
     try:  # everything a user can get wrong is refused before a knowledge-store run starts
         check_policy_fits(policy, env, meta["_path"], env_id, meta.get("env_id"))
@@ -70,6 +72,44 @@ def evaluate(checkpoint: str, env_id: str | None = None, tasks: str = "test", ep
         try:
             for name in names:
                 report["tasks"][name] = _evaluate_task(env, policy, name, episodes)
+        finally:
+            env.close()
+        recorded.summary["regret"] = {n: r["regret"][0] for n, r in report["tasks"].items()}
+    return report
+
+
+def _evaluate_multi_agent(policy: Any, meta: dict[str, Any], env_id: str, kwargs: dict[str, Any], tasks: str,
+                         episodes: int, knowledge: str | None) -> dict[str, Any]:
+    """A multi-agent checkpoint on a multi-agent env (:func:`agenticrs.policies.agentic_eval.evaluate_policy`)."""
+    from agenticrs.policies.agentic_eval import evaluate_policy
+    from agenticrs.policies.rllib_multi import is_multi_agent
+
+    if not (getattr(policy, "multi_agent", False) and is_multi_agent(env_id)):
+        raise CLIError(f"checkpoint {meta['_path']} (trained on {meta.get('env_id')}) and env {env_id} do not fit: "
+                       f"a multi-agent policy needs a multi-agent env and the other way round")
+    kwargs.pop("max_trials", None)  # rounds, not trials: max_rounds in --env-kwargs
+    env = make_env(env_id, kwargs).unwrapped
+    try:
+        policy.begin(env, 0)  # refuses a checkpoint whose modules do not cover the env's agents
+    except ValueError as e:
+        env.close()
+        raise CLIError(f"checkpoint {meta['_path']}: {e}") from None
+    names = [t.name for t in env.core.tasks] if tasks in ("test", "train", "all") else \
+        [n.strip() for n in tasks.split(",") if n.strip()]
+    for name in names:
+        try:
+            env.core.suite.task(name)
+        except KeyError as e:
+            env.close()
+            raise CLIError(e.args[0] if e.args else str(e)) from None
+    report: dict[str, Any] = {"checkpoint": meta["_path"], "env_id": env_id, "multi_agent": True, "tasks": {}}
+    with knowledge_run(knowledge, "evaluate", {"checkpoint": meta["_path"], "env_id": env_id, "tasks": names,
+                                               "episodes": episodes}) as recorded:
+        if recorded.run_id is not None:
+            env.close()
+            env = make_env(env_id, {**kwargs, **recorded.env_kwargs()}).unwrapped
+        try:
+            report["tasks"] = evaluate_policy(policy, env, names, episodes)
         finally:
             env.close()
         recorded.summary["regret"] = {n: r["regret"][0] for n, r in report["tasks"].items()}
@@ -104,11 +144,19 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(args.checkpoint, args.env, args.tasks, args.episodes, args.backend, args.table,
                       args.max_trials, args.deterministic, json_object("--env-kwargs", args.env_kwargs),
                       args.knowledge, args.suite)
+    if report.get("multi_agent"):
+        rows = [[name, r["rounds"], *(f"{r[k][0]:.4f} ± {r[k][1]:.4f}" for k in ("outer", "regret", "shipped_outer")),
+                 f"{r['compute_seconds'][0]:.0f}"] for name, r in report["tasks"].items()]
+        print(format_table(["task", "rounds", "final outer objective", "normalised regret", "shipped outer",
+                            "compute s"], rows))
+        print("final pipeline: the best of the pipelines the agents evaluated by one A/B each vs the default; "
+              "shipped: the env's A/B-gated incumbent; regret 0 = best of the joint space, 1 = default pipeline")
     rows = []
-    for name, r in report["tasks"].items():
+    for name, r in ({} if report.get("multi_agent") else report["tasks"]).items():
         rows.append([name, r["trials"], *(f"{r[k][0]:.4f} ± {r[k][1]:.4f}" for k in ("best_valid", "best_test", "regret")),
                      f"{r['compute_seconds'][0]:.0f}"])
-    print(format_table(["task", "trials", "best valid", "best test", "normalised regret", "compute s"], rows))
+    if rows:
+        print(format_table(["task", "trials", "best valid", "best test", "normalised regret", "compute s"], rows))
     if args.json:
         write_json_atomic(args.json, report)
         print(f"written: {args.json}")

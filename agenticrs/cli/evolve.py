@@ -11,13 +11,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evolve", help="main job: train a PPO evolution policy on the embedded suite and "
                                       "compare it with random search and TPE on the test tasks (about 30 s "
                                       "on an idle 2-core machine; a few minutes on a busy one)")
+    p.add_argument("--env", default="agenticrs/AutoTrain-v0",
+                   choices=("agenticrs/AutoTrain-v0", "agenticrs/AgenticRS-v0"),
+                   help="AutoTrain-v0 (one agent, table backend) or AgenticRS-v0 (the flagship: RLlib multi-agent "
+                        "PPO, four agents co-evolving one pipeline, against joint search baselines)")
+    p.add_argument("--coupling", default="layered",
+                   help="AgenticRS-v0: the inner/outer reward coupling trained (layered: best in the benchmark)")
     p.add_argument("--framework", default="sb3", choices=("rllib", "sb3"),
                    help="sb3 (default: faster on 2 cores) or rllib (action-masking RLModule)")
     p.add_argument("--timesteps", type=int, default=None, help="training env steps (default: the main job's)")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--seeds", type=int, default=10, help="benchmark seeds per test task")
-    p.add_argument("--budget", type=int, default=20, help="trials per episode")
-    p.add_argument("--baselines", default="random,tpe", help="comma-separated search baselines")
+    p.add_argument("--budget", type=int, default=None,
+                   help="trials per episode (AutoTrain default 20; AgenticRS: rounds, default 10)")
+    p.add_argument("--baselines", default=None,
+                   help="comma-separated search baselines (default random,tpe; AgenticRS: random,tpe,evolution,"
+                        "coordinate; 'independent' adds independently trained agents)")
     p.add_argument("--suite", default="synthetic")
     p.add_argument("--table", default=None, help="table file (default: the shipped table of the suite)")
     p.add_argument("--logdir", default="runs/evolve")
@@ -37,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     check_at_least("--seeds", args.seeds)
     check_at_least("--budget", args.budget)
     kwargs = {} if args.timesteps is None else {"timesteps": args.timesteps}
+    if args.env == "agenticrs/AgenticRS-v0":
+        return _run_agentic(args, kwargs)
+    args.budget = 20 if args.budget is None else args.budget
+    args.baselines = "random,tpe" if args.baselines is None else args.baselines
     try:
         run_main_job(framework=args.framework, seed=args.seed, seeds=args.seeds, budget=args.budget,
                      baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()), logdir=args.logdir,
@@ -46,4 +59,25 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     except KnowledgeStoreError as e:
         raise CLIError(f"--knowledge {args.knowledge}: {e}") from None
+    return 0
+
+
+def _run_agentic(args: argparse.Namespace, kwargs: dict) -> int:
+    """The flagship: RLlib multi-agent PPO on AgenticRS-v0 (:func:`agenticrs.benchmarks.agentic.run_main_job`)."""
+    from agenticrs.benchmarks.agentic import SEARCHERS, run_main_job
+    from agenticrs.envs.agentic.rewards import COUPLINGS
+    from agenticrs.policies.ray_util import RayStartError
+
+    if args.coupling not in COUPLINGS:
+        raise CLIError(f"--coupling must be one of {', '.join(COUPLINGS)}, got {args.coupling!r}")
+    if args.knowledge or args.table or args.suite != "synthetic" or args.framework != "sb3":
+        raise CLIError("--env agenticrs/AgenticRS-v0 trains RLlib on the embedded synthetic suite's cached backend; "
+                       "--framework, --suite, --table and --knowledge apply to AutoTrain-v0 only")
+    baselines = tuple(b.strip() for b in (args.baselines or ",".join(SEARCHERS)).split(",") if b.strip())
+    try:
+        run_main_job(coupling=args.coupling, seed=args.seed, seeds=args.seeds, rounds=args.budget or 10,
+                     baselines=baselines, logdir=args.logdir, hparams=json_object("--hparams", args.hparams),
+                     progress=not args.no_progress, **kwargs)
+    except RayStartError as e:
+        raise CLIError(str(e)) from None
     return 0

@@ -48,8 +48,10 @@ def _sb3_rollout(spec: Any) -> tuple[int, str]:
 
 def _rllib_rollout(spec: Any) -> tuple[int, str]:
     from agenticrs.policies.rllib_adapter import DEFAULTS
+    from agenticrs.policies.rllib_multi import MA_DEFAULTS, is_multi_agent
 
-    batch = int({**DEFAULTS, **spec.hparams}["train_batch_size_per_learner"])
+    defaults = MA_DEFAULTS if is_multi_agent(spec.env_id) else DEFAULTS
+    batch = int({**defaults, **spec.hparams}["train_batch_size_per_learner"])
     return batch, f"train_batch_size_per_learner {batch}"
 
 
@@ -191,8 +193,9 @@ def run(args: argparse.Namespace) -> int:
         result = _train(spec, args)
         recorded.summary.update(run_dir=str(result.run_dir), timesteps_done=result.timesteps,
                                 final_regret=result.metrics.get("env/regret"))
+    final = "env/regret" if "env/regret" in result.metrics or "env/outer_mean" not in result.metrics else "env/outer_mean"
     print(f"trained {result.timesteps} steps in {result.seconds:.1f} s; "
-          f"final env/regret {result.metrics.get('env/regret', float('nan')):.4f}")
+          f"final {final} {result.metrics.get(final, float('nan')):.4f}")
     print(f"run folder:  {result.run_dir}")
     print(f"checkpoint:  {result.checkpoint}")
     print(f"TensorBoard: tensorboard --logdir {args.logdir}")

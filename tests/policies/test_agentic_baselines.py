@@ -109,3 +109,12 @@ def test_independent_agents_train_save_load_and_act_together(tmp_path):
     assert len(trace.evaluated) == 4 and len(trace.shipped) == 4
     summary = summarise([trace])
     assert summary["independent"]["n"] == 1 and "shipped_outer" in summary["independent"]
+
+
+def test_fast_expected_outer_equals_the_envs_evaluate():
+    from agenticrs.envs.agentic.joint_eval import evaluate, joint_configs
+
+    joints = list(joint_configs())
+    for j in [joints[i] for i in np.random.default_rng(0).choice(len(joints), 40, replace=False)]:
+        for task in ("syn-mixed", "syn-textual"):
+            assert expected_outer(task, j) == pytest.approx(evaluate(task, j, expected=True).outer, abs=1e-12)
