@@ -79,3 +79,23 @@ def test_a_malformed_data_file_is_one_line_naming_file_and_line(tmp_path, capsys
     assert main(["recsys", "train", "--data", f"sasrec:{seq}", "--model", "pop", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {seq}, line 2: user id '+1' is not a plain integer id") and err.count("\n") == 1
+
+
+def test_long_preparatory_steps_are_shown_as_stderr_lines(capsys) -> None:
+    """``recsys train`` shows the recsys package's INFO records (e.g. "building semantic ids for 4382 items")."""
+    import logging
+
+    import numpy as np
+
+    from agenticrs.cli.recsys import _info_lines
+    from agenticrs.recsys.semantic import SemanticIdConfig, build_semantic_ids
+
+    vectors = np.random.default_rng(0).normal(size=(31, 8)).astype(np.float32)
+    with _info_lines(enabled=True):
+        build_semantic_ids(vectors, SemanticIdConfig(levels=2, codebook_size=4, latent_dim=4, epochs=3))
+    err = capsys.readouterr().err
+    assert "building semantic ids for 30 items (rqvae, 3 epochs)\n" in err and "semantic ids built in " in err
+    assert logging.getLogger("agenticrs.recsys").handlers == []  # removed again
+    with _info_lines(enabled=False):
+        build_semantic_ids(vectors, SemanticIdConfig(levels=2, codebook_size=4, latent_dim=4, epochs=3))
+    assert "building" not in capsys.readouterr().err
