@@ -185,7 +185,8 @@ def summarise(results: dict[str, Any]) -> str:
         lines += ["Some of the language model's replies (raw, as recorded in the KnowledgeStore):", ""]
         for name, x in replies[:6]:
             verdict = "valid" if x["valid"] == "True" and not x["rejected"] else (x["rejected"] or x["error"] or "")
-            lines.append(f"- {name} `{x['prompt_id']}` ({float(x['seconds'] or 0):.0f} s): `{x['response']}` "
+            reply = " ".join((x["response"] or "").split())  # one line in the list
+            lines.append(f"- {name} `{x['prompt_id']}` ({float(x['seconds'] or 0):.0f} s): `{reply}` "
                          f"-> {verdict}")
         lines.append("")
     return "\n".join(lines) + "\n"

@@ -123,7 +123,11 @@ def _load(threads: int) -> dict[str, Any]:
             tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
             model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
             model.eval()
-            _LOADED.update(model=model, tokenizer=tok, enforcer_data=enforcer_tokenizer_data(tok))
+            data = enforcer_tokenizer_data(tok)
+            # Tokens holding whitespace: dropped from constrained steps when max_whitespace == 0
+            # (the enforcer's own whitespace limit lets multi-character tokens such as "\n    " through).
+            spaces = frozenset(i for i, text, _ in data.regular_tokens if any(c.isspace() for c in text))
+            _LOADED.update(model=model, tokenizer=tok, enforcer_data=data, space_tokens=spaces)
     return _LOADED
 
 
@@ -133,7 +137,8 @@ class SmolLM2Model(LanguageModel):
     Args:
         threads: torch threads (1: see the module docstring).
         max_whitespace: most consecutive whitespace characters a constrained reply may hold
-            (0: compact JSON; pretty-printing costs tokens, 5-20 a second here).
+            (0: no token holding whitespace at all, compact JSON; pretty-printing costs tokens,
+            2-20 a second here).
         field_order: constrained replies write each object's ``required`` fields first and in order
             (a program's ``blocks``, a block's ``kind``: what matters most comes before the token limit).
         cache, token_budget: see :class:`~agenticrs.policies.llm.base.LanguageModel`.
@@ -172,7 +177,14 @@ class SmolLM2Model(LanguageModel):
             parser = JsonSchemaParser(dict(schema), CharacterLevelParserConfig(
                 max_consecutive_whitespaces=self.max_whitespace, force_json_field_order=self.field_order))
             enforcer = TokenEnforcer(loaded["enforcer_data"], parser)
-            kwargs["prefix_allowed_tokens_fn"] = lambda _b, sent: enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+            spaces = loaded["space_tokens"] if self.max_whitespace == 0 else frozenset()
+
+            def allowed(_batch: int, sent: Any) -> list[int]:
+                tokens = enforcer.get_allowed_tokens(sent.tolist()).allowed_tokens
+                compact = [t for t in tokens if t not in spaces]
+                return compact or tokens  # never an empty choice
+
+            kwargs["prefix_allowed_tokens_fn"] = allowed
             from transformers import StoppingCriteriaList
 
             kwargs["stopping_criteria"] = StoppingCriteriaList([_json_stopper(tok, ids.shape[1])])

@@ -28,19 +28,20 @@ from agenticrs.recsys.design.program import SECTIONS, TOP_FIELDS, defaults, sect
 
 
 def extract_json(text: str) -> Any:
-    """The first JSON value that starts with ``{`` in ``text`` (models add prose or code fences).
+    """The JSON value that starts at the first ``{`` of ``text`` (models add prose or code fences).
 
     Raises:
-        ValueError: no JSON object in the text.
+        ValueError: no ``{``, or the JSON from there is incomplete or malformed (a reply cut at
+            the token limit; the message says where).
     """
-    decoder = json.JSONDecoder()
     start = text.find("{")
-    while start != -1:
-        try:
-            return decoder.raw_decode(text, start)[0]
-        except json.JSONDecodeError:
-            start = text.find("{", start + 1)
-    raise ValueError(f"no JSON object in the reply: {text[:80]!r}")
+    if start == -1:
+        raise ValueError(f"no JSON object in the reply: {text[:80]!r}")
+    try:
+        return json.JSONDecoder().raw_decode(text, start)[0]
+    except json.JSONDecodeError as e:
+        cut = " (cut at the token limit?)" if e.pos >= len(text.rstrip()) else ""
+        raise ValueError(f"the reply's JSON is incomplete or malformed: {e.msg} at character {e.pos}{cut}") from None
 
 
 def partial_dict(program: Program, base: Program | None = None) -> dict[str, Any]:
