@@ -7,8 +7,8 @@ distribution, callbacks, one torch thread per process), ``algo.train()`` iterati
 first iteration is warm-up and excluded), median over ``--iterations``; ``sampling`` is the env
 runners' sampling alone. SB3: PPO (``sb3_adapter.DEFAULTS``), ``model.learn`` of
 ``--sb3-steps`` after a warm-up rollout. ``ratio_to_cartpole`` divides each env's rate by
-CartPole's at the same framework and runner count, measured in the same run (the load of a
-shared machine moves both). Our envs use their shipped tables.
+CartPole's at the same framework and runner count, measured in the same run with the envs'
+iterations interleaved (the load of a shared machine moves all of them alike). Our envs use their shipped tables.
 
     python -m agenticrs.benchmarks.policy_throughput [--envs autotrain,cartpole] [--runners 0,1,2]
 """
@@ -35,32 +35,44 @@ ENVS = {
 the live-only ids are not throughput targets), and the reference."""
 
 
-def measure_rllib(env_id: str, env_kwargs: dict[str, Any], runners: int, iterations: int, batch: int,
-                  envs_per_runner: int) -> dict[str, Any]:
+def build_rllib(env_id: str, env_kwargs: dict[str, Any], runners: int, batch: int, envs_per_runner: int) -> Any:
     from agenticrs.policies.rllib_adapter import build_config
     from agenticrs.policies.training import TrainSpec
 
     spec = TrainSpec(env_id=env_id, env_kwargs=env_kwargs, num_env_runners=runners,
                      num_envs_per_env_runner=envs_per_runner,
                      hparams={"train_batch_size_per_learner": batch, "minibatch_size": min(125, batch)})
-    algo = build_config(spec).build_algo()
+    return build_config(spec).build_algo()
+
+
+def measure_rllib(names: list[str], runners: int, iterations: int, batch: int,
+                  envs_per_runner: int) -> list[dict[str, Any]]:
+    """Every env's algorithm is built first, then their iterations are interleaved (env A, B, ...,
+    A, B, ...), so a change of the machine's load hits every env alike."""
+    algos = {n: build_rllib(*ENVS[n], runners, batch, envs_per_runner) for n in names}
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    sampling: dict[str, list[float]] = {n: [] for n in names}
+    loads: list[float] = []
     try:
-        rates, sample_rates = [], []
         for i in range(iterations + 1):
-            t0 = time.perf_counter()
-            result = algo.train()
-            dt = time.perf_counter() - t0
-            steps = result["env_runners"]["num_env_steps_sampled"]
-            if i:  # the first iteration builds and warms caches
-                rates.append(steps / dt)
-                sample_t = result.get("timers", {}).get("env_runner_sampling_timer")
-                if sample_t:
-                    sample_rates.append(steps / sample_t)
-        return {"framework": "rllib", "env_runners": runners, "envs_per_runner": envs_per_runner,
-                "steps_per_s": round(statistics.median(rates), 1),
-                "sampling_steps_per_s": round(statistics.median(sample_rates), 1) if sample_rates else None}
+            for name, algo in algos.items():
+                t0 = time.perf_counter()
+                result = algo.train()
+                dt = time.perf_counter() - t0
+                steps = result["env_runners"]["num_env_steps_sampled"]
+                if i:  # the first iteration builds and warms caches
+                    rates[name].append(steps / dt)
+                    sample_t = result.get("timers", {}).get("env_runner_sampling_timer")
+                    if sample_t:
+                        sampling[name].append(steps / sample_t)
+            loads.append(os.getloadavg()[0])
     finally:
-        algo.stop()
+        for algo in algos.values():
+            algo.stop()
+    return [{"env": n, "env_id": ENVS[n][0], "framework": "rllib", "env_runners": runners,
+             "envs_per_runner": envs_per_runner, "steps_per_s": round(statistics.median(rates[n]), 1),
+             "sampling_steps_per_s": round(statistics.median(sampling[n]), 1) if sampling[n] else None,
+             "load_average_1m": round(statistics.mean(loads), 2)} for n in names]
 
 
 def measure_sb3(env_id: str, env_kwargs: dict[str, Any], steps: int) -> dict[str, Any]:
@@ -98,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--envs", default=",".join(ENVS), help=f"comma-separated, from {','.join(ENVS)}")
     ap.add_argument("--runners", default="0,1,2", help="comma-separated RLlib env runner counts")
-    ap.add_argument("--iterations", type=int, default=2, help="measured RLlib iterations (after one warm-up)")
+    ap.add_argument("--iterations", type=int, default=3, help="measured RLlib iterations (after one warm-up)")
     ap.add_argument("--batch", type=int, default=500, help="RLlib train_batch_size_per_learner")
     ap.add_argument("--envs-per-runner", type=int, default=1)
     ap.add_argument("--sb3-steps", type=int, default=512, help="SB3 env steps measured (0: skip SB3)")
@@ -117,15 +129,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         names.append("cartpole")  # the reference of every ratio
     counts = [int(r) for r in args.runners.split(",")]
     load = os.getloadavg()
-    init_ray(num_cpus=max(2, max(counts) + 1))
+    # Logical CPUs for every env's runners at once (they are interleaved, never all busy).
+    init_ray(num_cpus=max(2, len(names) * max(counts) + 1))
     rows: list[dict[str, Any]] = []
     try:
-        for runners in counts:  # per runner count, every env back to back: a load change hits all of them
-            for name in names:
-                env_id, kwargs = ENVS[name]
-                row = measure_rllib(env_id, kwargs, runners, args.iterations, args.batch, args.envs_per_runner)
-                rows.append({"env": name, "env_id": env_id, **row, "load_average_1m": os.getloadavg()[0]})
-                print(f"rllib {runners} runners {name:12s} {row['steps_per_s']:8,.0f} steps/s", flush=True)
+        for runners in counts:
+            for row in measure_rllib(names, runners, args.iterations, args.batch, args.envs_per_runner):
+                rows.append(row)
+                print(f"rllib {runners} runners {row['env']:12s} {row['steps_per_s']:8,.0f} steps/s", flush=True)
     finally:
         ray.shutdown()
     if args.sb3_steps:
