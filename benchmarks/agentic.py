@@ -210,7 +210,8 @@ def markdown(result: dict[str, Any]) -> str:
     sp = result["speed"]
     lines += ["", "## Speed (same process)", ""]
     for r in result["train_runs"]:
-        lines.append(f"- RLlib MA-PPO ({r['coupling']}): {r['agent_steps_per_s']} agent-steps/s "
+        lines.append(f"- RLlib MA-PPO ({r['coupling']}, training seed {r.get('train_seed', 0)}): "
+                     f"{r['agent_steps_per_s']} agent-steps/s "
                      f"({r['timesteps']} rounds x 4 agents in {r['seconds']} s incl. learning)")
     if sp.get("cartpole"):
         c = sp["cartpole"]
