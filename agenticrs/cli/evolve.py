@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="AutoTrain-v0 (one agent, table backend) or AgenticRS-v0 (the flagship: RLlib multi-agent "
                         "PPO, four agents co-evolving one pipeline, against joint search baselines)")
     p.add_argument("--coupling", default="layered",
-                   help="AgenticRS-v0: the inner/outer reward coupling trained (layered: best in the benchmark)")
+                   help="AgenticRS-v0: the inner/outer reward coupling trained (inner, outer, layered, lagrangian, "
+                        "difference; see benchmarks/results/agentic for how each fares)")
     p.add_argument("--framework", default="sb3", choices=("rllib", "sb3"),
                    help="sb3 (default: faster on 2 cores) or rllib (action-masking RLModule)")
     p.add_argument("--timesteps", type=int, default=None, help="training env steps (default: the main job's)")
