@@ -462,6 +462,9 @@ def report_markdown(report: dict[str, Any]) -> str:
 
         lines += [f"Command: `{run['command']}`  ", f"Machine: {machine_line(run['machine'])}.", ""]
     lines += ["## Translation", ""]
+    if t["translator"].startswith("llm"):
+        lines += ["A language model wrote the variant from the free text; nothing checks that it is faithful to "
+                  "the method. Read the changes below against the method before reading the results.", ""]
     if t["changes"]:
         lines += ["Changes from the baseline:", ""] + [f"- `{c}`" for c in t["changes"]] + [""]
     if t["untranslatable"]:
