@@ -171,7 +171,7 @@ def build_table(
         workers: trials run at once (one backend per worker thread).
         backend: a Backend (cloned per worker if it has ``clone()``, else shared), a
             zero-argument factory, or ``None`` for ``LiveBackend(timeout_s, full_epochs,
-            use_ray=ray_address is not None, ray_address, threads=cores // workers)``.
+            use_ray=ray_address is not None, ray_address, threads=trial_threads(workers))``.
         progress: show a tqdm bar.
         ray_address: run trials as Ray tasks on this cluster (``"auto"``, ``"ray://host:10001"``).
         env, suite: recorded in the header (which env and suite the table covers).
@@ -266,7 +266,7 @@ def _backend_factory(backend: Any, ray_address: str | None, timeout_s: float | N
     if backend is None:
         from agenticrs.envs.backends.live import DEFAULT_FULL_EPOCHS, LiveBackend, trial_threads
 
-        # Local: the cores are split among the workers. Ray: each trial reserves its one CPU.
+        # Local: the cores split among the workers (capped, see trial_threads). Ray: one CPU per trial.
         threads = 1 if ray_address is not None else trial_threads(workers)
         kwargs = {"timeout_s": timeout_s, "full_epochs": full_epochs or DEFAULT_FULL_EPOCHS,
                   "use_ray": ray_address is not None, "ray_address": ray_address, "threads": threads}

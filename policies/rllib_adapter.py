@@ -321,7 +321,7 @@ def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool =
     started = init_ray(spec.ray_address, num_cpus=max(2, (spec.num_env_runners + 1) * threads))
     if spec.ray_address and spec.num_env_runners:
         check_cluster_has_agenticrs()  # remote env runners build our envs: fail in one line, not in a runner
-    if progress:
+    if progress or spec.ray_address:  # where the run goes: always said for a cluster
         print(f"rllib: {describe_ray(spec.ray_address)}; {spec.num_env_runners} env runners x "
               f"{spec.num_envs_per_env_runner} envs, {threads} torch thread(s) each", file=sys.stderr, flush=True)
     logger = RunLogger(run_dir)

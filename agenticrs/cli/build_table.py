@@ -112,8 +112,8 @@ def backend_factory(args: argparse.Namespace) -> Callable[[], Any]:
     if kind == "live":
         from agenticrs.envs.backends.live import DEFAULT_FULL_EPOCHS, trial_threads
 
-        # Each trial's torch threads: this machine's cores split among --workers (Ray: 1 per trial,
-        # which reserves that CPU); --backend-arg threads=N overrides.
+        # Each trial's torch threads: this machine's cores split among --workers, capped at
+        # MAX_TRIAL_THREADS (Ray: 1 per trial, which reserves that CPU); --backend-arg threads=N overrides.
         threads = 1 if args.ray_address is not None else trial_threads(args.workers)
         kwargs = {"timeout_s": args.timeout, "full_epochs": args.full_epochs or DEFAULT_FULL_EPOCHS,
                   "use_ray": args.ray_address is not None, "ray_address": args.ray_address, "threads": threads}
