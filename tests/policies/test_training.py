@@ -196,3 +196,46 @@ def test_rllib_without_a_network_stops_on_sigterm_with_a_usable_checkpoint(tmp_p
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert read_meta(run_dir)["timesteps"] >= 64
     _evaluate(load_policy(run_dir), table_kwargs)
+
+
+@pytest.mark.slow
+def test_rllib_survives_an_env_runner_killed_mid_training(tmp_path, table_kwargs):
+    """kill -9 one of two env runners: RLlib's env-runner fault tolerance (FAULT_TOLERANCE) replaces it and
+    training goes on (more checkpoints follow); SIGTERM then ends the run with a usable checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    driver = NO_NETWORK_DRIVER.replace("framework=\"rllib\",", "framework=\"rllib\", num_env_runners=2,")
+    proc = subprocess.Popen([sys.executable, "-c", driver, str(tmp_path), json.dumps(table_kwargs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def steps() -> int:
+        try:
+            return read_meta(next(p for p in tmp_path.iterdir() if p.is_dir()))["timesteps"]
+        except (StopIteration, FileNotFoundError, ValueError, KeyError):
+            return 0
+
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 300
+        while steps() < n:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"stuck at {steps()} steps; rc {proc.returncode}: {proc.communicate()[1][-3000:]}")
+            time.sleep(0.2)
+
+    wait_for(64)
+    # The runners descend from this driver (it started the local Ray): other jobs' Ray is never touched.
+    runners = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if "SingleAgentEnvRunner" in " ".join(p.cmdline())]
+    assert len(runners) == 2, [p.cmdline() for p in runners]
+    runners[0].kill()
+    killed_at = steps()
+    wait_for(killed_at + 192)  # three more iterations after the loss
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert steps() >= killed_at + 192
+    _evaluate(load_policy(next(p for p in tmp_path.iterdir() if p.is_dir())), table_kwargs)
