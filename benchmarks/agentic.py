@@ -96,8 +96,10 @@ def cartpole_steps_per_s(timesteps: int, seed: int) -> dict[str, Any]:
 
 
 def evaluate_methods(runs: Sequence[dict[str, Any]], independent: Sequence[tuple[int, Any]], tasks: Sequence[str],
-                     seeds: int, rounds: int, searchers: Sequence[str], independent_coupling: str) -> list[Any]:
-    """Every method's traces on ``tasks`` x ``seeds`` (trained methods: for each training run;
+                     seeds: int, rounds: int, searchers: Sequence[str], independent_coupling: str,
+                     acts: Sequence[str] = ("sample",)) -> list[Any]:
+    """Every method's traces on ``tasks`` x ``seeds`` (trained methods: for each training run and
+    each way of acting in ``acts``: ``sample`` or ``deterministic``, the latter named ``...-det``;
     ``independent``: ``[(training seed, IndependentAgents)]``)."""
     from agenticrs.envs.agentic.rllib_env import AgenticRSEnv
     from agenticrs.policies.agentic_baselines import run_independent_episode, run_search_episode
@@ -106,8 +108,9 @@ def evaluate_methods(runs: Sequence[dict[str, Any]], independent: Sequence[tuple
     from agenticrs.policies.training import read_meta
 
     traces = []
-    for run in runs:
-        policy = MultiAgentRLlibPolicy.load(run["run_dir"])
+    for run, act in [(r, a) for r in runs for a in acts]:
+        policy = MultiAgentRLlibPolicy.load(run["run_dir"], deterministic=act == "deterministic")
+        suffix = "-det" if act == "deterministic" else ""
         lam = read_meta(run["run_dir"]).get("multiplier")
         kwargs: dict[str, Any] = {**run.get("env_kwargs", {}), "obs_mode": "dict", "split": "test",
                                   "coupling": run["coupling"], "max_rounds": rounds}
@@ -116,14 +119,16 @@ def evaluate_methods(runs: Sequence[dict[str, Any]], independent: Sequence[tuple
         env = AgenticRSEnv(**kwargs)
         for task in tasks:
             for s in range(seeds):
-                traces.append(run_policy_episode(env, policy, task, s, f"ma-ppo-{run['coupling']}"))
+                traces.append(run_policy_episode(env, policy, task, s, f"ma-ppo-{run['coupling']}{suffix}"))
                 traces[-1].train_seed = run.get("train_seed")
         env.close()
-    for train_seed, agents in independent:
+    for (train_seed, agents), act in [(i, a) for i in independent for a in acts]:
+        agents.deterministic = act == "deterministic"
         for task in tasks:
             for s in range(seeds):
                 traces.append(run_independent_episode(agents, task, s, {"coupling": independent_coupling,
                                                                         "max_rounds": rounds}))
+                traces[-1].method += "-det" if agents.deterministic else ""
                 traces[-1].train_seed = train_seed
     for name in searchers:
         for task in tasks:
@@ -153,19 +158,21 @@ def targets(traces: Sequence[Any]) -> dict[str, Any]:
         keys = sorted(set(by[a]) & set(by[b]))
         return compare([by[a][k] for k in keys], [by[b][k] for k in keys])
 
-    out = {}
-    for mid in ("layered", "lagrangian"):
-        for base in ("inner", "outer"):
-            out[f"ma-ppo-{mid} - ma-ppo-{base}"] = pair(f"ma-ppo-{mid}", f"ma-ppo-{base}")
+    out: dict[str, Any] = {}
+    for sfx in ("", "-det"):
+        for mid in ("layered", "lagrangian"):
+            for base in ("inner", "outer"):
+                out[f"ma-ppo-{mid}{sfx} - ma-ppo-{base}{sfx}"] = pair(f"ma-ppo-{mid}{sfx}", f"ma-ppo-{base}{sfx}")
     best_ma = max((m for m in by if m.startswith("ma-ppo-")), key=lambda m: np.mean(list(by[m].values())), default=None)
     if best_ma:
         out["best_ma"] = best_ma
-        for base in ("independent", "tpe"):
+        for base in ("independent", "independent-det", "tpe", "coordinate"):
             out[f"{best_ma} - {base}"] = pair(best_ma, base)
-        for mid in ("layered", "lagrangian"):
-            for base in ("independent", "tpe"):
-                out[f"ma-ppo-{mid} - {base}"] = pair(f"ma-ppo-{mid}", base)
-    return out
+        for sfx in ("", "-det"):
+            for mid in ("layered", "lagrangian"):
+                for base in (f"independent{sfx}", "tpe"):
+                    out[f"ma-ppo-{mid}{sfx} - {base}"] = pair(f"ma-ppo-{mid}{sfx}", base)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def by_train_seed(traces: Sequence[Any]) -> dict[str, dict[str, float]]:
@@ -187,6 +194,9 @@ def markdown(result: dict[str, Any]) -> str:
              f"tasks (training seeds {s['train_seeds']}); independent agents {s['independent_timesteps']} rounds per "
              f"agent (coupling {s['independent_coupling']}, same training seeds); env kwargs per coupling "
              f"{s.get('coupling_kwargs') or 'none (env defaults)'}",
+             *([f"- training runs re-evaluated from `{s['training_command']}` ({s['training_date']})"]
+               if s.get("training_command") else []),
+             f"- trained policies act by: {s.get('acts', 'sample')} (deterministic ones are named `...-det`)",
              f"- regret reference: {s['best_known_how']}",
              f"- wall time {result['seconds']:.0f} s", "",
              "| method | final outer objective | normalised regret | regret after 1 / 5 / all rounds | compute s |",
@@ -235,9 +245,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for m, r in sorted(result["summary"].items()):
-        # MA-PPO modes: solid lines in colours of their own; baselines: dashed, in their usual style.
-        st = MA_STYLES.get(m.removeprefix("ma-ppo-")) if m.startswith("ma-ppo-") else None
-        st = {**st, "ls": "-"} if st else {**policy_style(m), "ls": "--"}
+        # MA-PPO modes: colours of their own, solid (sampling) or dotted (-det); baselines: dashed, usual style.
+        det = m.endswith("-det")
+        st = MA_STYLES.get(m.removeprefix("ma-ppo-").removesuffix("-det")) if m.startswith("ma-ppo-") else None
+        st = {**st, "ls": ":" if det else "-"} if st else {**policy_style(m.removesuffix("-det")), "ls": ":" if det else "--"}
         x = np.arange(1, len(r["regret_by_round"]) + 1)
         for ax, xs in ((axes[0], x), (axes[1], r["compute_by_round"])):
             ax.plot(xs, r["regret_by_round"], label=m, color=st["color"], marker=st["marker"], ls=st["ls"], ms=4)
@@ -253,7 +264,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def run_main_job(*, coupling: str = "layered", timesteps: int = 2000, seed: int = 0, seeds: int = 10,
+def run_main_job(*, coupling: str = "difference", timesteps: int = 2000, seed: int = 0, seeds: int = 10,
                  rounds: int = 10, baselines: Sequence[str] = SEARCHERS, logdir: str | Path = "runs/evolve",
                  hparams: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """The flagship main job (``agenticrs evolve --env agenticrs/AgenticRS-v0``).
@@ -292,11 +303,12 @@ def run_main_job(*, coupling: str = "layered", timesteps: int = 2000, seed: int 
     if "independent" in baselines:
         independent.append((seed, train_independent(Path(run["run_dir"]) / "independent", timesteps, seed,
                                                      {"coupling": coupling, "max_rounds": rounds})))
-    print(f"[2/2] the unseen test tasks {tasks}: ma-ppo-{coupling}, {', '.join(baselines)}; {seeds} seeds x {rounds} "
-          f"rounds each", flush=True)
+    print(f"[2/2] the unseen test tasks {tasks}: ma-ppo-{coupling} (sampling, and -det: most likely actions), "
+          f"{', '.join(baselines)}; {seeds} seeds x {rounds} rounds each", flush=True)
     for t in tasks:
         best_known(t)
-    traces = evaluate_methods([{**run, "train_seed": seed}], independent, tasks, seeds, rounds, searchers, coupling)
+    traces = evaluate_methods([{**run, "train_seed": seed}], independent, tasks, seeds, rounds, searchers, coupling,
+                              ("sample", "deterministic"))
     out = Path(run["run_dir"]) / "bench"
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {
@@ -351,6 +363,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--train-seed", type=int, default=0, help="first training seed")
     p.add_argument("--train-seeds", type=int, default=1, help="training runs per trained method (seeds from --train-seed)")
     p.add_argument("--cartpole-steps", type=int, default=2000, help="0: skip the CartPole reference")
+    p.add_argument("--acts", default="sample,deterministic",
+                   help="how trained policies act at test: sample, deterministic (methods named ...-det), or both")
+    p.add_argument("--from-runs", default=None, metavar="JSON",
+                   help="re-evaluate the training runs of an earlier agentic.json (no training; independent agents "
+                        "from --logdir/independent_<seed> if there)")
     p.add_argument("--out", default=str(RESULTS_DIR / "agentic"))
     p.add_argument("--logdir", default=None, help="training runs (default: a temporary folder)")
     p.add_argument("--no-progress", action="store_true")
@@ -378,22 +395,33 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     progress = not args.no_progress
     load = os.getloadavg()
 
-    started = init_ray(None, num_cpus=2)
+    previous = json.loads(Path(args.from_runs).read_text()) if args.from_runs else None
+    started = init_ray(None, num_cpus=2) if previous is None else False
     try:
-        runs = []
-        for seed in train_seeds:
+        runs = list(previous["train_runs"]) if previous else []
+        if previous:
+            couplings = sorted({r["coupling"] for r in runs}, key=COUPLINGS.index)
+            train_seeds = sorted({int(r.get("train_seed", 0)) for r in runs})
+            coupling_kwargs = previous["settings"].get("coupling_kwargs", {})
+        for seed in train_seeds if previous is None else []:
             for c in couplings:
                 print(f"[train] MA-PPO coupling={c} seed={seed}: {args.timesteps} rounds", file=sys.stderr, flush=True)
                 runs.append({**train_ma(c, args.timesteps, args.rounds, seed, logdir, progress,
                                         env_kwargs=coupling_kwargs.get(c)), "train_seed": seed})
                 print(f"        {runs[-1]['seconds']} s, {runs[-1]['agent_steps_per_s']} agent-steps/s", file=sys.stderr)
-        cartpole = cartpole_steps_per_s(args.cartpole_steps, args.train_seed) if args.cartpole_steps else None
+        cartpole = (previous["speed"].get("cartpole") if previous else
+                    cartpole_steps_per_s(args.cartpole_steps, args.train_seed) if args.cartpole_steps else None)
     finally:
         if started:
             ray.shutdown()
     independent = []
     ti = time.perf_counter()
-    for seed in train_seeds if args.independent_timesteps else []:
+    if previous:
+        from agenticrs.policies.agentic_baselines import IndependentAgents
+
+        independent = [(seed, IndependentAgents.load(logdir / f"independent_{seed}")) for seed in train_seeds
+                       if (logdir / f"independent_{seed}" / "independent.json").is_file()]
+    for seed in train_seeds if args.independent_timesteps and not previous else []:
         print(f"[train] independent agents seed={seed}: {args.independent_timesteps} rounds each", file=sys.stderr,
               flush=True)
         independent.append((seed, train_independent(logdir / f"independent_{seed}", args.independent_timesteps, seed,
@@ -404,13 +432,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     best = {t: best_known(t) for t in tasks}
     print("[test] evaluating every method", file=sys.stderr, flush=True)
     traces = evaluate_methods(runs, independent, tasks, args.seeds, args.rounds,
-                              [s for s in args.searchers.split(",") if s], args.independent_coupling)
+                              [s for s in args.searchers.split(",") if s], args.independent_coupling,
+                              [a for a in args.acts.split(",") if a])
     result: dict[str, Any] = {
         "header": header,
         "settings": {"env_id": ENV_ID, "tasks": tasks, "seeds": args.seeds, "rounds": args.rounds,
-                     "timesteps": args.timesteps, "train_seeds": train_seeds, "couplings": couplings,
+                     "timesteps": previous["settings"]["timesteps"] if previous else args.timesteps,
+                     "train_seeds": train_seeds, "couplings": couplings, "acts": args.acts,
+                     "from_runs": args.from_runs,
+                     "training_command": previous["header"]["command"] if previous else None,
+                     "training_date": previous["header"]["date"] if previous else None,
                      "coupling_kwargs": coupling_kwargs,
-                     "independent_timesteps": args.independent_timesteps,
+                     "independent_timesteps": (previous["settings"]["independent_timesteps"] if previous
+                                               else args.independent_timesteps),
                      "independent_coupling": args.independent_coupling, "ma_hparams": MA_HPARAMS,
                      "load_average": [round(x, 2) for x in load],
                      "best_known_how": next(iter(best.values())).how if best else ""},
@@ -418,7 +452,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                        for t, b in best.items()},
         "train_runs": runs,
         "speed": {"cartpole": cartpole,
-                  "independent_seconds": round(independent_seconds, 1) if independent else None},
+                  "independent_seconds": (previous["speed"].get("independent_seconds") if previous
+                                          else round(independent_seconds, 1) if independent else None)},
         "summary": summarise(traces),
         "by_train_seed": by_train_seed(traces),
         "targets": targets(traces),

@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    choices=("agenticrs/AutoTrain-v0", "agenticrs/AgenticRS-v0"),
                    help="AutoTrain-v0 (one agent, table backend) or AgenticRS-v0 (the flagship: RLlib multi-agent "
                         "PPO, four agents co-evolving one pipeline, against joint search baselines)")
-    p.add_argument("--coupling", default="layered",
+    p.add_argument("--coupling", default="difference",
                    help="AgenticRS-v0: the inner/outer reward coupling trained (inner, outer, layered, lagrangian, "
                         "difference; see benchmarks/results/agentic for how each fares)")
     p.add_argument("--framework", default="sb3", choices=("rllib", "sb3"),

@@ -73,7 +73,7 @@ def test_evolve_flagship_tiny(tmp_path, capsys):
     rc, out, err = run_cli(capsys, "evolve", "--env", ENV, "--timesteps", "40", "--seeds", "1", "--budget", "3",
                            "--baselines", "random,coordinate", "--hparams", TINY, "--logdir", tmp_path, "--no-progress")
     assert rc == 0, err
-    assert "ma-ppo-layered" in out and "coordinate" in out and "normalised regret" in out
+    assert "ma-ppo-difference-det" in out and "coordinate" in out and "normalised regret" in out
     (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run / "bench" / "agentic_regret.png").is_file() and (run / "bench" / "agentic.json").is_file()
 
