@@ -1,19 +1,24 @@
 """The one module that touches RLlib (new API stack): PPO with an action-masking RLModule.
 
-* :class:`ActionMaskingPPOModule`: RLlib's default PPO torch module on the ``observations``
-  part of a ``Dict(observations, action_mask)`` observation, with ``log(mask)`` added to
-  the action logits (the flat ``[sum(nvec)]`` MultiDiscrete logits line up with the env's
-  flat mask), in exploration, inference and training.
+* :class:`TorchPaddedMultiCategorical`: a MultiDiscrete action distribution as one batched
+  ``Categorical`` over padded logits (RLlib's own builds one per dimension: a third of a
+  sampling step on AutoTrain).
+* :class:`MultiDiscretePPOModule` / :class:`ActionMaskingPPOModule`: RLlib's default PPO torch
+  module with that distribution; the masking one runs on the ``observations`` part of a
+  ``Dict(observations, action_mask)`` observation and adds ``log(mask)`` to the flat
+  ``[sum(nvec)]`` logits, in exploration, inference and training. :func:`module_spec` picks
+  one from an agent's spaces (usable per module of a multi-agent spec).
 * :func:`build_config`: ``PPOConfig`` for any registered env (``num_env_runners``,
-  ``num_envs_per_env_runner``); envs with a Dict ``action_mask`` observation get the
-  masking module, others RLlib's default.
+  ``num_envs_per_env_runner``), one torch thread (and one Ray CPU) per env runner by
+  default, env-runner fault tolerance (:data:`FAULT_TOLERANCE`).
 * :func:`train`: ``algo.train()`` iterations with a progress bar, TensorBoard logs
   (``rollout/``, ``train/``, ``env/``, ``time/``, hparams), a checkpoint every
-  ``checkpoint_every`` steps and on Ctrl-C, and ``--resume``.
+  ``checkpoint_every`` steps and on Ctrl-C or SIGTERM, and ``--resume``.
 * :class:`RLlibPolicy`: a checkpoint's RLModule as a benchmark policy (no Ray needed).
 
-Ray: a local instance is started (and stopped) unless ``spec.ray_address`` names a running
-cluster (``"auto"`` or ``"host:port"``); there every node needs ``agenticrs`` installed.
+Ray: started or joined through :func:`agenticrs.policies.ray_util.init_ray` (a local instance
+stays on loopback and never reaches outside); ``spec.ray_address`` names a running cluster
+(``"auto"`` or ``"host:port"``), where every node needs ``agenticrs`` installed (checked).
 """
 
 from __future__ import annotations
