@@ -1,4 +1,5 @@
-"""``agenticrs evolve``: the main job — train PPO on AutoTrain (table), compare with random search and TPE."""
+"""``agenticrs evolve``: the main job — train PPO on AutoTrain (table), compare with random search and TPE;
+``--env agenticrs/AgenticRS-v0``: RLlib multi-agent PPO co-evolving one pipeline, against joint search baselines."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="AgenticRS-v0: the inner/outer reward coupling trained (inner, outer, layered, lagrangian, "
                         "difference; see benchmarks/results/agentic for how each fares)")
     p.add_argument("--framework", default="sb3", choices=("rllib", "sb3"),
-                   help="sb3 (default: faster on 2 cores) or rllib (action-masking RLModule)")
+                   help="AutoTrain-v0: sb3 (default: faster on 2 cores) or rllib (action-masking RLModule); "
+                        "AgenticRS-v0 always trains RLlib")
     p.add_argument("--timesteps", type=int, default=None, help="training env steps (default: the main job's)")
     p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--seeds", type=int, default=10, help="benchmark seeds per test task")
@@ -71,9 +73,9 @@ def _run_agentic(args: argparse.Namespace, kwargs: dict) -> int:
 
     if args.coupling not in COUPLINGS:
         raise CLIError(f"--coupling must be one of {', '.join(COUPLINGS)}, got {args.coupling!r}")
-    if args.knowledge or args.table or args.suite != "synthetic" or args.framework != "sb3":
-        raise CLIError("--env agenticrs/AgenticRS-v0 trains RLlib on the embedded synthetic suite's cached backend; "
-                       "--framework, --suite, --table and --knowledge apply to AutoTrain-v0 only")
+    if args.knowledge or args.table or args.suite != "synthetic":
+        raise CLIError("--env agenticrs/AgenticRS-v0 trains RLlib multi-agent PPO on the embedded synthetic suite's "
+                       "cached backend; --suite, --table and --knowledge apply to AutoTrain-v0 only")
     baselines = tuple(b.strip() for b in (args.baselines or ",".join(SEARCHERS)).split(",") if b.strip())
     try:
         run_main_job(coupling=args.coupling, seed=args.seed, seeds=args.seeds, rounds=args.budget or 10,
