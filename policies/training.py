@@ -152,6 +152,7 @@ class TrainResult:
 # ---------------------------------------------------------------------- checkpoints
 def write_checkpoint(run_dir: Path, save: Callable[[Path], None], meta: Mapping[str, Any]) -> Path:
     """Save into ``run_dir/checkpoint`` through a temporary folder and renames (never torn)."""
+    run_dir = Path(run_dir).absolute()  # RLlib's save_to_path goes through pyarrow, which refuses relative paths
     final, tmp, old = run_dir / "checkpoint", run_dir / ".checkpoint.tmp", run_dir / ".checkpoint.old"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -171,7 +172,7 @@ def find_checkpoint(path: str | Path) -> Path:
     Raises:
         FileNotFoundError: naming the path, when no checkpoint is there.
     """
-    p = Path(path)
+    p = Path(path).absolute()  # RLlib loads through pyarrow, which refuses relative paths
     for cand in (p, p / "checkpoint", p / ".checkpoint.old"):
         if (cand / META_FILE).is_file():
             return cand
