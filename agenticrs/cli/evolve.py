@@ -1,5 +1,6 @@
-"""``agenticrs evolve``: the main job — train PPO on AutoTrain (table), compare with random search and TPE;
-``--env agenticrs/AgenticRS-v0``: RLlib multi-agent PPO co-evolving one pipeline, against joint search baselines."""
+"""``agenticrs evolve``: the main job — RLlib multi-agent PPO co-evolving one pipeline on AgenticRS-v0 (cached
+backend), against joint search baselines on the unseen test tasks; ``--env agenticrs/AutoTrain-v0``: PPO on
+AutoTrain (table backend) against random search and TPE."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from agenticrs.cli.errors import CLIError, check_at_least, json_object
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evolve", help="main job: train a PPO evolution policy on the embedded suite and "
-                                      "compare it with random search and TPE on the test tasks (about 30 s "
-                                      "on an idle 2-core machine; a few minutes on a busy one)")
-    p.add_argument("--env", default="agenticrs/AutoTrain-v0",
+    p = sub.add_parser("evolve", help="main job: train multi-agent PPO (four agents, one pipeline) on the embedded "
+                                      "suite and compare it with search baselines on the unseen test tasks (about "
+                                      "45 s on a 2-core machine; --env agenticrs/AutoTrain-v0 for one agent)")
+    p.add_argument("--env", default="agenticrs/AgenticRS-v0",
                    choices=("agenticrs/AutoTrain-v0", "agenticrs/AgenticRS-v0"),
-                   help="AutoTrain-v0 (one agent, table backend) or AgenticRS-v0 (the flagship: RLlib multi-agent "
-                        "PPO, four agents co-evolving one pipeline, against joint search baselines)")
+                   help="AgenticRS-v0 (default, the flagship: RLlib multi-agent PPO, four agents co-evolving one "
+                        "pipeline, against joint search baselines) or AutoTrain-v0 (one agent, table backend)")
     p.add_argument("--coupling", default="difference",
                    help="AgenticRS-v0: the inner/outer reward coupling trained (inner, outer, layered, lagrangian, "
                         "difference; see benchmarks/results/agentic for how each fares)")

@@ -110,7 +110,7 @@ def test_subprocess_shows_no_traceback(tmp_path):
 
 
 def test_evolve_help_states_the_measured_time(capsys):
-    """``evolve --help`` said "~10 min" for a job that takes about 30 s on an idle machine."""
+    """``evolve --help`` said "~10 min" for a job that takes about 45 s on a 2-core machine."""
     rc, out, _ = run_cli(capsys, "--help")
     assert rc == 0
-    assert "10 min" not in out and "about 30 s on an idle 2-core machine" in " ".join(out.split())
+    assert "10 min" not in out and "about 45 s on a 2-core machine" in " ".join(out.split())

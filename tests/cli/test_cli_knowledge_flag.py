@@ -59,7 +59,7 @@ def test_evaluate_records_a_run_of_its_own_and_show_reports_both(trained, capsys
 
 def test_evolve_records_training_and_benchmark(tmp_path, capsys):
     db = tmp_path / "k.sqlite"
-    rc, out, err = run_cli(capsys, "evolve", "--framework", "sb3", "--timesteps", "32", "--seeds", "1", "--budget",
+    rc, out, err = run_cli(capsys, "evolve", "--env", "agenticrs/AutoTrain-v0", "--framework", "sb3", "--timesteps", "32", "--seeds", "1", "--budget",
                            "2", "--baselines", "random", "--logdir", tmp_path / "evolve", "--hparams",
                            '{"n_steps": 8, "batch_size": 8, "n_epochs": 1, "net_arch": [8]}', "--knowledge", db,
                            "--no-progress")

@@ -39,7 +39,7 @@ def test_train_evaluate_bench_cli(tmp_path, table_file, capsys):
 
 
 def test_evolve_main_job_tiny(tmp_path, table_file, capsys):
-    assert main(["evolve", "--framework", "sb3", "--timesteps", "64", "--seeds", "2", "--budget", "3",
+    assert main(["evolve", "--env", "agenticrs/AutoTrain-v0", "--framework", "sb3", "--timesteps", "64", "--seeds", "2", "--budget", "3",
                  "--table", table_file, "--logdir", str(tmp_path), "--hparams", TINY, "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "| ppo |" in out and "| random |" in out and "| tpe |" in out and "evolution_regret.png" in out
