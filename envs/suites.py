@@ -186,25 +186,25 @@ SYNTHETIC = TaskSuite(
 
 # ---------------------------------------------------------------------- real-data suites
 AMAZON_BEAUTY: tuple[Task, ...] = (
-    # ~800 users each (a v0 table of all 8 tasks builds in about half an hour on 2 busy cores).
-    # All users, all items: very sparse (about 4,000 items for 800 users).
+    # 500-800 users each: the shipped v0 table (all 8 tasks, 1 seed, 4 epochs) built in 29 minutes
+    # on 2 cores shared with other work (benchmarks/results/suites.md). All items: very sparse.
     Task("beauty-sparse", subsample_uri("beauty", users=800, part=0)),
     # The 800 most popular items, users with >= 5 of them: 10x denser.
-    Task("beauty-dense", subsample_uri("beauty", items=800, min_history=5, users=800, part=1)),
+    Task("beauty-dense", subsample_uri("beauty", items=800, min_history=5, users=500, part=1)),
     # The second half of every history: short histories, recent taste.
-    Task("beauty-recent", subsample_uri("beauty", window="last50pct", users=800, part=2)),
+    Task("beauty-recent", subsample_uri("beauty", window="last50pct", users=500, part=2)),
     # One category (attribute id 64): a small, skewed catalogue.
-    Task("beauty-cat64", subsample_uri("beauty", attribute=64, min_history=4, users=800)),
+    Task("beauty-cat64", subsample_uri("beauty", attribute=64, min_history=4, users=500)),
 )
 """Cuts of Amazon Beauty (22,363 users, 12,101 items, titles and attribute ids)."""
 
 AMAZON_SCIENTIFIC: tuple[Task, ...] = (
-    Task("sci-sparse", subsample_uri("scientific", users=800, part=0)),
-    Task("sci-dense", subsample_uri("scientific", items=400, min_history=5, users=800)),
+    Task("sci-sparse", subsample_uri("scientific", users=500, part=0)),
+    Task("sci-dense", subsample_uri("scientific", items=400, min_history=5, users=500)),
     # The first half of every history, and item text for only 20% of the items.
-    Task("sci-early-lowtext", subsample_uri("scientific", window="first50pct", text_keep=0.2, users=800, part=1)),
-    # The 3D-printing category (items whose text says "printing"): 317 items.
-    Task("sci-printing", subsample_uri("scientific", text="printing", min_history=4)),
+    Task("sci-early-lowtext", subsample_uri("scientific", window="first50pct", text_keep=0.2, users=500, part=1)),
+    # The 3D-printing category (items whose text says "printing"): about 300 items.
+    Task("sci-printing", subsample_uri("scientific", text="printing", min_history=4, users=500)),
 )
 """Cuts of Amazon Industrial & Scientific (8,442 users, 4,385 items, item text, no attributes)."""
 
