@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import weakref
 from typing import Any, ClassVar, Mapping, Sequence
 
 import gymnasium as gym
@@ -84,6 +85,8 @@ def best_known_in_table(table: Any, task: str, metric: str) -> float | None:
 
 
 _TABLE_SCALES: dict[tuple[str, str, str], float | None] = {}
+_OWN_TABLE_SCALES: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str], float | None]]" = weakref.WeakKeyDictionary()
+"""Per backend table object (tables never change after loading): one scan per task, not one per reset."""
 
 
 def backend_scale(task: Task, backend: Any, shipped_env: str | None = None, suite: str = "") -> float | None:
@@ -101,7 +104,13 @@ def backend_scale(task: Task, backend: Any, shipped_env: str | None = None, suit
             return float(known)
     table = getattr(backend, "table", None)
     if callable(getattr(table, "results", None)):
-        return best_known_in_table(table, task.name, task.metric)
+        try:
+            cache = _OWN_TABLE_SCALES.setdefault(table, {})
+        except TypeError:  # a user's table object that cannot be weakly referenced
+            return best_known_in_table(table, task.name, task.metric)
+        if (task.name, task.metric) not in cache:
+            cache[(task.name, task.metric)] = best_known_in_table(table, task.name, task.metric)
+        return cache[(task.name, task.metric)]
     if shipped_env is None:
         return None
     from agenticrs.envs.backends.table import load_table, table_path
