@@ -136,7 +136,8 @@ def _convert(name: str, raw: str, kind: object) -> object:
                 raise ValueError
             return value
     except ValueError:
-        raise ValueError(f"subsample option {name}={raw!r}: expected {'an integer' if 'int' in kind else 'a number'}") from None
+        expected = "an integer" if "int" in kind else "a number"
+        raise ValueError(f"subsample option {name}={raw!r}: expected {expected}") from None
     return raw
 
 
