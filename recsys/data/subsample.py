@@ -31,7 +31,8 @@ Options (comma-separated ``key=value``; every one optional, at least one given):
                 the rest (lower text coverage); the data must have text when F < 1.
 ==============  ====================================================================================
 
-The steps run in the table's order. Item ids are then made dense again over the items the
+The source URI is loaded as ``load_dataset`` loads it (its default 5-core filter, its cache);
+the steps then run in the table's order. Item ids are then made dense again over the items the
 chosen users touch (text, attributes and timestamps follow their items), and the users keep
 their original order. Every problem is one ``DataFormatError`` line naming the URI.
 """
