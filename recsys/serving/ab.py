@@ -86,19 +86,30 @@ CLICK_PROB = np.asarray([_click_prob(c) for c in CTR] + [0.0])
 """Click probability by position (propensity integrated out); the last entry: target not in the top 10."""
 
 
-def _arm(positions: Mapping[str, float], n: int, rng: np.random.Generator) -> tuple[int, float]:
-    """Clicks and total revenue of ``n`` requests to one arm, drawn from their sufficient statistics.
+def click_rate(positions: Mapping[str, float]) -> float:
+    """Clicks per request of an arm from its ``pos@1..10`` shares: the position mixture of :data:`CLICK_PROB`.
 
-    Requests are i.i.d. (position, propensity, click) draws, so the click count is exactly
-    ``Binomial(n, p)`` with ``p`` the position-mixture of :data:`CLICK_PROB`, and the revenue is a
-    sum of one log-normal per click: the same distribution as simulating every request, at
-    O(clicks) instead of O(requests) draws. Clicks are 0/1, so the count also fixes their variance.
+    Shares are clipped at 0; what they leave of 1 is the "target not in the top 10" mass. A
+    function of the arm alone, so a caller serving the same arm again can keep it
+    (:func:`simulate_ab_rates`).
     """
     probs = np.asarray([positions.get(f"pos@{p + 1}", 0.0) for p in range(POSITIONS)], dtype=np.float64)
     probs = np.clip(probs, 0.0, None)
     miss = max(0.0, 1.0 - probs.sum())
     p = float(np.append(probs, miss) @ CLICK_PROB / (probs.sum() + miss))
-    clicks = int(rng.binomial(n, min(max(p, 0.0), 1.0)))
+    return min(max(p, 0.0), 1.0)
+
+
+def _arm(rate: float, n: int, rng: np.random.Generator) -> tuple[int, float]:
+    """Clicks and total revenue of ``n`` requests to one arm of :func:`click_rate` ``rate``,
+    drawn from their sufficient statistics.
+
+    Requests are i.i.d. (position, propensity, click) draws, so the click count is exactly
+    ``Binomial(n, rate)``, and the revenue is a sum of one log-normal per click: the same
+    distribution as simulating every request, at O(clicks) instead of O(requests) draws. Clicks
+    are 0/1, so the count also fixes their variance.
+    """
+    clicks = int(rng.binomial(n, rate))
     revenue = float(rng.lognormal(3.0, 0.8, size=clicks).sum())
     return clicks, revenue
 
@@ -111,12 +122,19 @@ def _bernoulli_var(k: int, n: int) -> float:
 def simulate_ab(control: Mapping[str, float], treatment: Mapping[str, float], share: float, requests: int,
                 rng: np.random.Generator, z: float = 1.96) -> ABResult:
     """One experiment period; ``control`` / ``treatment`` are the arms' ``pos@K`` shares."""
+    return simulate_ab_rates(click_rate(control), click_rate(treatment), share, requests, rng, z)
+
+
+def simulate_ab_rates(control_rate: float, treatment_rate: float, share: float, requests: int,
+                      rng: np.random.Generator, z: float = 1.96) -> ABResult:
+    """:func:`simulate_ab` from the arms' :func:`click_rate` values (the same draws, bit for bit):
+    for callers that serve the same arms period after period and keep their rates."""
     if not 0.0 < share <= 1.0:
         raise ValueError(f"simulate_ab: share must lie in (0, 1], got {share}")
     n_t = max(1, int(round(share * requests)))
     n_c = max(1, requests - n_t)
-    c_clicks, c_rev = _arm(control, n_c, rng)
-    t_clicks, t_rev = _arm(treatment, n_t, rng)
+    c_clicks, c_rev = _arm(control_rate, n_c, rng)
+    t_clicks, t_rev = _arm(treatment_rate, n_t, rng)
     c_ctr, t_ctr = c_clicks / n_c, t_clicks / n_t
     lift = t_ctr - c_ctr
     se = (math.sqrt(_bernoulli_var(t_clicks, n_t) / n_t + _bernoulli_var(c_clicks, n_c) / n_c)

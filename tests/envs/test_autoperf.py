@@ -92,3 +92,49 @@ def test_offline_evaluation_is_always_valid():
     env.step(act(env, "launch_5"))
     _, _, _, _, info = env.step(act(env, "offline"))
     assert not info["repaired"] and env.experiment is not None  # the experiment keeps running
+
+
+def _trace(env, seed, steps=40):
+    """Exact per-step record (obs bytes, reward, terms, extra) of random actions from ``reset(seed)``."""
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    rows = [obs.tobytes()]
+    for _ in range(steps):
+        obs, reward, term, _, info = env.step(env.action_space.sample())
+        rows.append((obs.tobytes(), reward, sorted(info["reward_terms"].items()), sorted(info["extra"].items())))
+        if term:
+            obs, _ = env.reset()
+            rows.append(obs.tobytes())
+    return rows
+
+
+def test_cached_arm_statistics_change_no_result():
+    """The per-result A/B statistics AutoPerf caches give bit-identical periods: every simulated
+    period equals :func:`simulate_ab` on the arms' ``pos@K`` shares with the step's seed, and a
+    warm cache (after other episodes) replays a cold env's episodes exactly."""
+    import numpy as np
+
+    from agenticrs.recsys.serving.ab import expected_ctr, simulate_ab
+
+    env = AutoPerfEnv(backend="table")
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    initial, periods = env.control, 0
+    for _ in range(60):
+        _, _, term, _, info = env.step(env.action_space.sample())
+        x, trial = info["extra"], env._state.trials
+        if env.experiment is not None and env.control.ok:
+            ab = simulate_ab(env.control.test, env._treat.test, env._share, env.requests,
+                             np.random.default_rng(env._seeds[trial - 1]))
+            assert (x["lift"], x["ci_low"], x["ci_high"], x["revenue_lift"]) == (
+                ab.lift, ab.ci_low, ab.ci_high, ab.revenue_lift)
+            periods += 1
+        ref = max(expected_ctr(initial.test), 1e-6)
+        assert x["shipped"] == (expected_ctr(env.control.test) - expected_ctr(initial.test)) / ref
+        if term:
+            env.reset()
+            initial = env.control
+    assert periods >= 10  # the random actions ran experiments
+    warm = env
+    for seed in (1, 2):
+        assert _trace(AutoPerfEnv(backend="table"), seed) == _trace(warm, seed)
