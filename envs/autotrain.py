@@ -22,6 +22,7 @@ from agenticrs.envs.trial_env import (  # re-exported: the public names of this 
     backend_scale,
     best_known_in_table,
     meta_features,
+    render_episode,
 )
 
 __all__ = ["AutoTrainEnv", "META_FEATURES", "OBS_HIGH", "best_known_in_table", "meta_features", "task_scale"]
@@ -254,20 +255,12 @@ class AutoTrainEnv(TrialEnv):
         return make_backend("live", **kwargs)
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        st = self._state
-        if st is None:
-            return "AutoTrainEnv: not reset"
-        lines = [f"task {st.task.name}: {st.trials}/{st.max_trials} trials, {st.seconds:.1f} live s"]
-        if self.history:
-            r = self.history[-1]
-            lines.append(f"last: {r.config.model} {r.config.param_dict} @{r.fidelity:g} -> {r.status} "
-                         f"{st.metric}={r.valid.get(st.metric, float('nan')):.4f}")
-        if st.incumbent is not None:
-            lines.append(f"incumbent: {st.incumbent.config.model} {st.incumbent.config.param_dict} "
-                         f"{st.metric}={st.best:.4f}")
-        return "\n".join(lines)
+        return render_episode(
+            self, "AutoTrainEnv",
+            lambda r, st: (f"last: {r.config.model} {r.config.param_dict} @{r.fidelity:g} -> {r.status} "
+                           f"{st.metric}={r.valid.get(st.metric, float('nan')):.4f}"),
+            lambda st: f"incumbent: {st.incumbent.config.model} {st.incumbent.config.param_dict} {st.metric}={st.best:.4f}",
+            live_seconds=True)
 
 
 def task_scale(task: Task, backend: Any, suite: TaskSuite) -> float | None:

@@ -18,8 +18,16 @@ from gymnasium import spaces
 
 from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult
 from agenticrs.envs.rewards import DEFAULT_WEIGHTS, EpisodeState, make_reward_terms
-from agenticrs.envs.suites import get_suite, task_stats
-from agenticrs.envs.trial_env import OBS_HIGH, backend_scale, meta_features
+from agenticrs.envs.suites import chosen_task, get_suite, task_pool, task_stats
+from agenticrs.envs.trial_env import (
+    OBS_HIGH,
+    EpisodeView,
+    backend_scale,
+    evaluate_safely,
+    meta_features,
+    ready_backend,
+    render_episode,
+)
 from agenticrs.recsys.design.canonical import canonical_json, program_hash
 from agenticrs.recsys.design.errors import DesignError
 from agenticrs.recsys.design.features import FEATURE_NAMES, program_features
@@ -90,7 +98,7 @@ def start_program(start: str | Program) -> Program:
     return validate(parse(start))
 
 
-class OpenDesignEnv(gym.Env):
+class OpenDesignEnv(EpisodeView, gym.Env):
     """Propose recommender programs to train, one program per step, under a trial budget.
 
     ## Description
@@ -228,14 +236,7 @@ class OpenDesignEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.suite = get_suite(suite)
-        if split not in ("train", "test", "all"):
-            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
-        pool = {"train": self.suite.train, "test": self.suite.test, "all": self.suite.tasks}[split]
-        if tasks is not None:
-            pool = tuple(self.suite.task(n) for n in tasks)
-        if not pool:
-            raise ValueError(f"suite {self.suite.name!r} has no {split} tasks")
-        self.tasks: tuple[Task, ...] = tuple(pool)
+        self.tasks: tuple[Task, ...] = task_pool(self.suite, split, tasks)
         self.action_mode, self.fidelity, self.screening = action_mode, float(fidelity), screening
         self.screening_margin = float(screening_margin)
         self.start = start_program(start)
@@ -268,11 +269,7 @@ class OpenDesignEnv(gym.Env):
         from agenticrs.envs.backends import make_backend
 
         if not isinstance(backend, str):
-            if kwargs:
-                raise TypeError("backend_kwargs were given with a ready Backend instance")
-            if not callable(getattr(backend, "evaluate", None)):
-                raise TypeError(f"backend must be a kind or an object with evaluate(), got {type(backend).__name__}")
-            return backend
+            return ready_backend(backend, kwargs)
         if backend.lower() == "live":
             # The env records trials itself (with reward terms); the program sets its own epochs.
             kwargs = {"record": False, "timeout_s": 600.0, **kwargs}
@@ -281,14 +278,6 @@ class OpenDesignEnv(gym.Env):
         return make_backend(backend, **kwargs)
 
     # ------------------------------------------------------------------ episode
-    @property
-    def task(self) -> Task | None:
-        return self._state.task if self._state is not None else None
-
-    @property
-    def incumbent(self) -> TrialResult | None:
-        return self._state.incumbent if self._state is not None else None
-
     @property
     def base_program(self) -> Program:
         """The program edits apply to: the incumbent's, or ``start`` before any successful trial."""
@@ -299,8 +288,8 @@ class OpenDesignEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         drawn = self.tasks[int(self.np_random.integers(len(self.tasks)))]  # always draw: replays match
-        choice = (options or {}).get("task")
-        task = drawn if choice is None else choice if isinstance(choice, Task) else self.suite.task(choice)
+        choice = chosen_task(self.suite, (options or {}).get("task"))
+        task = drawn if choice is None else choice
         meta, scale, self._n_items = self._task_info(task)
         max_trials = self.max_trials_override or task.max_trials
         max_seconds = self.max_seconds_override if self.max_seconds_override is not None else task.max_seconds
@@ -420,14 +409,8 @@ class OpenDesignEnv(gym.Env):
         return self._observation(), reward, st.terminal, False, info
 
     def _evaluate(self, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
-        """``backend.evaluate``; an exception becomes a failed trial, never a crashed episode."""
-        task = self._state.task  # type: ignore[union-attr]
-        try:
-            return self.backend.evaluate(task, config, fidelity, seed)
-        except Exception as e:  # noqa: BLE001
-            return TrialResult(config, task.name, fidelity, seed, "failed",
-                               reason=f"backend error: {type(e).__name__}: {e}",
-                               source=getattr(self.backend, "kind", "unknown"))
+        """``backend.evaluate`` through :func:`~agenticrs.envs.trial_env.evaluate_safely`: never a crashed episode."""
+        return evaluate_safely(self.backend, self._state.task, config, fidelity, seed)  # type: ignore[union-attr]
 
     def _lookup(self, config: TrialConfig, fidelity: float) -> TrialResult | None:
         """A result of this program at this fidelity on this task: the env's cache, else the store."""
@@ -501,18 +484,10 @@ class OpenDesignEnv(gym.Env):
             warnings.warn(f"OpenDesignEnv: could not record the trial in {self.store!r}: {e}", stacklevel=2)
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        st = self._state
-        if st is None:
-            return "OpenDesignEnv: not reset"
-        lines = [f"task {st.task.name}: {st.trials}/{st.max_trials} trials, {st.seconds:.1f} live s"]
-        if self.history:
-            r = self.history[-1]
-            lines.append(f"last: {r.status} {st.metric}={r.valid.get(st.metric, math.nan):.4f} {r.reason[:80]}")
-        if st.incumbent is not None:
-            lines.append(f"incumbent ({st.metric}={st.best:.4f}):\n{to_text(self.base_program)}")
-        return "\n".join(lines)
+        return render_episode(
+            self, "OpenDesignEnv",
+            lambda r, st: f"last: {r.status} {st.metric}={r.valid.get(st.metric, math.nan):.4f} {r.reason[:80]}",
+            lambda st: f"incumbent ({st.metric}={st.best:.4f}):\n{to_text(self.base_program)}", live_seconds=True)
 
 
 __all__ = ["CHARSET", "MODEL", "OpenDesignEnv", "ProgramText", "program_of", "start_program", "trial_config"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from agenticrs.envs.core import Task, TaskSuite
 from agenticrs.recsys.data.subsample import subsample, subsample_uri  # noqa: F401 (subsample: re-exported)
@@ -82,6 +82,43 @@ def get_suite(name: str | TaskSuite) -> TaskSuite:
         _check_suite(suite)
         _SUITES[name] = suite
     return suite
+
+
+def task_pool(suite: TaskSuite, split: str = "train", tasks: Sequence[str] | None = None) -> tuple[Task, ...]:
+    """The tasks an env draws its episodes from: ``suite``'s ``split``, or the named ``tasks``.
+
+    Args:
+        suite: a resolved suite (:func:`get_suite`).
+        split: ``"train"``, ``"test"`` or ``"all"``; checked even when ``tasks`` is given.
+        tasks: task names of ``suite`` that replace the split (``None``: the split).
+
+    Returns:
+        ``[n_tasks]`` tasks, in suite (or ``tasks``) order, never empty.
+
+    Raises:
+        ValueError: an unknown split, or an empty pool; ``suite.task`` raises for an unknown name.
+    """
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+    pool = {"train": suite.train, "test": suite.test, "all": suite.tasks}[split]
+    if tasks is not None:
+        pool = tuple(suite.task(n) for n in tasks)
+    if not pool:
+        raise ValueError(f"suite {suite.name!r} has no {split} tasks")
+    return tuple(pool)
+
+
+def chosen_task(suite: TaskSuite, choice: Any) -> Task | None:
+    """The task ``reset(options={"task": choice})`` asks for: ``None`` (draw one), a ``Task``, or a name of ``suite``.
+
+    Raises:
+        TypeError: ``choice`` is none of these.
+    """
+    if choice is None or isinstance(choice, Task):
+        return choice
+    if isinstance(choice, str):
+        return suite.task(choice)
+    raise TypeError(f"options['task'] must be a task name or a Task, got {type(choice).__name__}")
 
 
 def list_suites() -> list[str]:

@@ -32,7 +32,7 @@ import math
 import os
 import warnings
 import weakref
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -41,7 +41,7 @@ from gymnasium import spaces
 from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult, validate_result
 from agenticrs.envs.grid_space import ConditionalSpace
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, make_reward_terms, register_reward_term
-from agenticrs.envs.suites import get_suite, suite_table_path, task_stats
+from agenticrs.envs.suites import chosen_task, get_suite, suite_table_path, task_pool, task_stats
 
 OBS_HIGH = 10.0
 """Every observation feature is clipped to ``[0, OBS_HIGH]``."""
@@ -132,6 +132,66 @@ def _is_scale(x: Any) -> bool:
         return False
 
 
+def ready_backend(backend: Any, kwargs: Mapping[str, Any]) -> Backend:
+    """``backend`` when it is a ready backend object (``evaluate()``) given without ``backend_kwargs``.
+
+    The shared check of an env's ``backend=`` argument when it is not a kind name.
+
+    Raises:
+        TypeError: ``kwargs`` is not empty, or ``backend`` has no callable ``evaluate``.
+    """
+    if kwargs:
+        raise TypeError("backend_kwargs were given with a ready Backend instance")
+    if not callable(getattr(backend, "evaluate", None)):
+        raise TypeError(f"backend must be a kind or an object with evaluate(), got {type(backend).__name__}")
+    return backend
+
+
+def evaluate_safely(backend: Backend, task: Task, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
+    """``backend.evaluate(task, config, fidelity, seed)`` that never raises and never returns a bad result.
+
+    An exception becomes a failed trial (``"backend error: ..."``, at most 2,000 characters)
+    and anything :func:`~agenticrs.envs.core.validate_result` rejects (``None``, NaN or
+    infinite, negative, wrong types) a failed trial with the reason, so an env's failure
+    penalty applies, rewards stay finite and observations stay in the space.
+    """
+    kind = getattr(backend, "kind", "unknown")
+    kind = kind if isinstance(kind, str) else "unknown"
+    try:
+        result = backend.evaluate(task, config, fidelity, seed)
+    except Exception as e:  # noqa: BLE001
+        return TrialResult(config, task.name, fidelity, seed, "failed",
+                           reason=f"backend error: {type(e).__name__}: {e}"[:2000], source=kind)
+    return validate_result(result, task, config, fidelity, seed, source=kind)
+
+
+def render_episode(env: Any, name: str, last: Callable[[TrialResult, EpisodeState], str],
+                   incumbent: Callable[[EpisodeState], str], live_seconds: bool = False) -> str | None:
+    """The ``"ansi"`` ``render()`` text of a trial env: the task and budget, the last trial, the incumbent.
+
+    Args:
+        env: an env with ``render_mode``, ``_state`` (an :class:`EpisodeState` or ``None``) and ``history``.
+        name: the env's name in the not-reset line.
+        last: the line of the last trial (``history[-1]``) given the state.
+        incumbent: the incumbent's line(s), asked only when the state has one.
+        live_seconds: add the live seconds spent to the first line.
+
+    Returns:
+        ``None`` unless ``render_mode == "ansi"``; else the text (``"{name}: not reset"`` before a reset).
+    """
+    if env.render_mode != "ansi":
+        return None
+    st = env._state
+    if st is None:
+        return f"{name}: not reset"
+    lines = [f"task {st.task.name}: {st.trials}/{st.max_trials} trials" + (f", {st.seconds:.1f} live s" if live_seconds else "")]
+    if env.history:
+        lines.append(last(env.history[-1], st))
+    if st.incumbent is not None:
+        lines.append(incumbent(st))
+    return "\n".join(lines)
+
+
 class TrialEpisodeState(EpisodeState):
     """:class:`EpisodeState` plus what the envs of this family add.
 
@@ -158,7 +218,23 @@ class InvalidWiring(RewardTerm):
         return -1.0 if getattr(state, "repaired", False) else 0.0
 
 
-class TrialEnv(gym.Env):
+class EpisodeView:
+    """The ``task`` / ``incumbent`` properties of an env whose episode lives in ``self._state``."""
+
+    _state: EpisodeState | None
+
+    @property
+    def task(self) -> Task | None:
+        """The current episode's task (``None`` before the first reset)."""
+        return self._state.task if self._state is not None else None
+
+    @property
+    def incumbent(self) -> TrialResult | None:
+        """The best trial on validation so far (``None`` before any valid trial)."""
+        return self._state.incumbent if self._state is not None else None
+
+
+class TrialEnv(EpisodeView, gym.Env):
     """Base class; see the module docstring. Subclasses document their spec in their own docstring."""
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -190,14 +266,7 @@ class TrialEnv(gym.Env):
         render_mode: str | None = None,
     ):
         self.suite = get_suite(suite)
-        if split not in ("train", "test", "all"):
-            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
-        pool = {"train": self.suite.train, "test": self.suite.test, "all": self.suite.tasks}[split]
-        if tasks is not None:
-            pool = tuple(self.suite.task(n) for n in tasks)
-        if not pool:
-            raise ValueError(f"suite {self.suite.name!r} has no {split} tasks")
-        self.tasks: tuple[Task, ...] = tuple(pool)
+        self.tasks: tuple[Task, ...] = task_pool(self.suite, split, tasks)
         if max_trials is not None and max_trials < 1:
             raise ValueError(f"max_trials must be >= 1, got {max_trials}")
         if not metric_scale > 0 or not cost_scale > 0:
@@ -290,16 +359,6 @@ class TrialEnv(gym.Env):
                 **({"extra": dict(state.extra)} if state.extra else {})}
 
     # ------------------------------------------------------------------ episode
-    @property
-    def task(self) -> Task | None:
-        """The current episode's task (``None`` before the first reset)."""
-        return self._state.task if self._state is not None else None
-
-    @property
-    def incumbent(self) -> TrialResult | None:
-        """The best trial on validation so far (``None`` before any valid trial)."""
-        return self._state.incumbent if self._state is not None else None
-
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         task = self._pick_task(options)
@@ -385,14 +444,7 @@ class TrialEnv(gym.Env):
         negative, wrong types) a failed trial with the reason, so the failure penalty applies,
         rewards stay finite and observations stay in the space; never a crashed episode.
         """
-        kind = getattr(self.backend, "kind", "unknown")
-        kind = kind if isinstance(kind, str) else "unknown"
-        try:
-            result = self.backend.evaluate(task, config, fidelity, seed)
-        except Exception as e:  # noqa: BLE001
-            return TrialResult(config, task.name, fidelity, seed, "failed",
-                               reason=f"backend error: {type(e).__name__}: {e}"[:2000], source=kind)
-        return validate_result(result, task, config, fidelity, seed, source=kind)
+        return evaluate_safely(self.backend, task, config, fidelity, seed)
 
     def _bad_reward(self, terms: Mapping[str, float]) -> None:
         weights = dict(self.reward_weights)
@@ -412,18 +464,10 @@ class TrialEnv(gym.Env):
         return self._mask
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        st = self._state
-        if st is None:
-            return f"{type(self).__name__}: not reset"
-        lines = [f"task {st.task.name}: {st.trials}/{st.max_trials} trials"]
-        if self.history:
-            r = self.history[-1]
-            lines.append(f"last: {r.config.param_dict} -> {r.status} {st.metric}={r.valid.get(st.metric, math.nan):.4f}")
-        if st.incumbent is not None:
-            lines.append(f"incumbent: {st.incumbent.config.param_dict} {st.metric}={st.best:.4f}")
-        return "\n".join(lines)
+        return render_episode(
+            self, type(self).__name__,
+            lambda r, st: f"last: {r.config.param_dict} -> {r.status} {st.metric}={r.valid.get(st.metric, math.nan):.4f}",
+            lambda st: f"incumbent: {st.incumbent.config.param_dict} {st.metric}={st.best:.4f}")
 
     def _observation(self) -> Any:
         if self.obs_mode == "dict":
@@ -432,14 +476,8 @@ class TrialEnv(gym.Env):
 
     def _pick_task(self, options: dict[str, Any] | None) -> Task:
         drawn = self.tasks[int(self.np_random.integers(len(self.tasks)))]  # always draw: replays match
-        choice = (options or {}).get("task")
-        if choice is None:
-            return drawn
-        if isinstance(choice, Task):
-            return choice
-        if isinstance(choice, str):
-            return self.suite.task(choice)
-        raise TypeError(f"options['task'] must be a task name or a Task, got {type(choice).__name__}")
+        choice = chosen_task(self.suite, (options or {}).get("task"))
+        return drawn if choice is None else choice
 
     def _task_info(self, task: Task) -> tuple[np.ndarray, float]:
         hit = self._task_cache.get(task.name)
@@ -459,11 +497,7 @@ class TrialEnv(gym.Env):
         from agenticrs.envs.backends import make_backend
 
         if not isinstance(backend, str):
-            if kwargs:
-                raise TypeError("backend_kwargs were given with a ready Backend instance")
-            if not callable(getattr(backend, "evaluate", None)):
-                raise TypeError(f"backend must be a kind or an object with evaluate(), got {type(backend).__name__}")
-            return backend
+            return ready_backend(backend, kwargs)
         kind = backend.lower()
         if kind == "live":
             return self._live_backend(kwargs)

@@ -22,7 +22,7 @@ from agenticrs.envs.agentic.knowledge import KnowledgeSummary, record_round
 from agenticrs.envs.agentic.rewards import COUPLINGS, DualAscent, OuterOutcome, couple, mode_rewards, simulate_outer
 from agenticrs.envs.agentic.spaces import AGENTS, JointConfig, agent_spaces
 from agenticrs.envs.core import Task, TaskSuite, TrialResult
-from agenticrs.envs.suites import get_suite, task_stats
+from agenticrs.envs.suites import get_suite, task_pool, task_stats
 from agenticrs.envs.trial_env import OBS_HIGH, meta_features
 
 HISTORY = 3
@@ -75,14 +75,7 @@ class AgenticCore:
         run_id: str | None = None,
     ):
         self.suite = get_suite(suite)
-        if split not in ("train", "test", "all"):
-            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
-        pool = {"train": self.suite.train, "test": self.suite.test, "all": self.suite.tasks}[split]
-        if tasks is not None:
-            pool = tuple(self.suite.task(n) for n in tasks)
-        if not pool:
-            raise ValueError(f"suite {self.suite.name!r} has no {split} tasks")
-        self.tasks: tuple[Task, ...] = tuple(pool)
+        self.tasks: tuple[Task, ...] = task_pool(self.suite, split, tasks)
         if int(max_rounds) < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
         if coupling not in COUPLINGS:
