@@ -144,3 +144,30 @@ def test_build_survives_losing_the_worker_node(fresh_cluster, tmp_path):
     local_build(reference, ("pop", "itemknn", "bprmf"), [0.25, 1.0], 6)
     assert rows(out) == rows(reference) and len(rows(out)) == 6
     assert sum(1 for _ in Table.load(out).results()) == 6  # one row per trial: no duplicates
+
+
+@pytest.mark.slow
+def test_rllib_agenticrs_multi_agent_train_on_cluster(ray_cluster, tmp_path):
+    """MA-PPO on AgenticRS-v0 with 2 env runners on the cluster: 2 iterations of 40 agent steps, a checkpoint
+    after each, then ``agenticrs evaluate`` on the unseen test tasks (loads the modules without Ray)."""
+    import json
+
+    hp = '{"train_batch_size_per_learner": 40, "minibatch_size": 20, "num_epochs": 1, "fcnet_hiddens": [16]}'
+    logdir = tmp_path / "runs"
+    proc = cli("train", "--env", "agenticrs/AgenticRS-v0", "--framework", "rllib", "--ray-address",
+               ray_cluster.address, "--num-env-runners", "2", "--timesteps", "80", "--checkpoint-every", "40",
+               "--hparams", hp, "--env-kwargs", '{"max_rounds": 4, "coupling": "lagrangian"}', "--logdir", logdir,
+               "--no-progress", env=ray_cluster.env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p for p in logdir.iterdir() if p.is_dir()]
+    from agenticrs.policies.training import read_meta
+
+    meta = read_meta(run_dir)
+    assert meta["multi_agent"] and meta["env_id"] == "agenticrs/AgenticRS-v0" and meta["timesteps"] >= 80
+    report_json = tmp_path / "report.json"
+    proc = cli("evaluate", "--checkpoint", run_dir, "--episodes", "1", "--json", report_json, env=ray_cluster.env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(report_json.read_text())
+    assert report["multi_agent"] and set(report["tasks"]) == {"syn-mixed", "syn-textual"}
+    r = report["tasks"]["syn-mixed"]  # one episode: one final joint pipeline per task
+    assert r["rounds"] == 4 and len(r["final_pipelines"]) == 1 and 0.0 <= r["regret"][0] <= 2.0
