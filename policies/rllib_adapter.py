@@ -10,10 +10,12 @@
   one from an agent's spaces (usable per module of a multi-agent spec).
 * :func:`build_config`: ``PPOConfig`` for any registered env (``num_env_runners``,
   ``num_envs_per_env_runner``), one torch thread (and one Ray CPU) per env runner by
-  default, env-runner fault tolerance (:data:`FAULT_TOLERANCE`).
-* :func:`train`: ``algo.train()`` iterations with a progress bar, TensorBoard logs
-  (``rollout/``, ``train/``, ``env/``, ``time/``, hparams), a checkpoint every
-  ``checkpoint_every`` steps and on Ctrl-C or SIGTERM, and ``--resume``.
+  default, env-runner fault tolerance (:data:`FAULT_TOLERANCE`); :func:`base_config` is the part
+  the multi-agent adapter shares.
+* :func:`train` / :class:`PPORun`: ``algo.train()`` iterations with a progress bar, TensorBoard
+  logs (``rollout/``, ``train/``, ``env/``, ``time/``, hparams), a checkpoint every
+  ``checkpoint_every`` steps and on Ctrl-C or SIGTERM, and ``--resume``; the run is a template
+  whose hooks the multi-agent adapter overrides.
 * :class:`RLlibPolicy`: a checkpoint's RLModule as a benchmark policy (no Ray needed).
 
 Ray: started or joined through :func:`agenticrs.policies.ray_util.init_ray` (a local instance
@@ -270,22 +272,27 @@ def build_config(spec: TrainSpec) -> PPOConfig:
     (:func:`~agenticrs.policies.training.policy_threads`, default 1); failed env runners are
     restarted (:data:`FAULT_TOLERANCE`).
     """
-    threads = policy_threads(spec.threads)
     hp = {**DEFAULTS, **spec.hparams}
     hiddens = list(hp.pop("fcnet_hiddens"))
     cfg = env_config(spec)
     probe = RLlibEvolutionEnv(cfg)  # the spaces decide the module
     module = module_spec(probe.observation_space, probe.action_space, hiddens)
     probe.close()
+    return base_config(spec, RLlibEvolutionEnv, cfg, EvolutionCallback).training(**hp).rl_module(rl_module_spec=module)
+
+
+def base_config(spec: TrainSpec, env: type, cfg: dict[str, Any], callbacks: type[RLlibCallback]) -> PPOConfig:
+    """What every adapter's ``PPOConfig`` shares: the env class built from ``cfg``, the env runners
+    (each reserving ``threads`` Ray CPUs and using that many torch threads), :data:`FAULT_TOLERANCE`,
+    the episode callback class and the seed. Training, module and multi-agent settings are added by the caller."""
+    threads = policy_threads(spec.threads)
     return (
         PPOConfig()
-        .environment(RLlibEvolutionEnv, env_config=cfg)
+        .environment(env, env_config=cfg)
         .env_runners(num_env_runners=spec.num_env_runners, num_envs_per_env_runner=spec.num_envs_per_env_runner,
                      rollout_fragment_length="auto", num_cpus_per_env_runner=max(1, threads))
         .fault_tolerance(**FAULT_TOLERANCE)
-        .training(**hp)
-        .rl_module(rl_module_spec=module)
-        .callbacks(EvolutionCallback, on_environment_created=functools.partial(_set_torch_threads, threads))
+        .callbacks(callbacks, on_environment_created=functools.partial(_set_torch_threads, threads))
         .debugging(seed=spec.seed, log_level="ERROR")
     )
 
@@ -318,35 +325,7 @@ def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool =
 
     if rllib_multi.is_multi_agent(spec.env_id):  # one module per agent (or shared): its own adapter
         return rllib_multi.train(spec, run_dir, resume=resume, progress=progress)
-    import ray
-
-    from agenticrs.policies.ray_util import check_cluster_has_agenticrs, describe_ray
-
-    threads = use_policy_threads(spec.threads)  # the local learner (and runner) live in this process
-    started = init_ray(spec.ray_address, num_cpus=max(2, (spec.num_env_runners + 1) * threads))
-    if spec.ray_address and spec.num_env_runners:
-        check_cluster_has_agenticrs()  # remote env runners build our envs: fail in one line, not in a runner
-    if progress or spec.ray_address:  # where the run goes: always said for a cluster
-        print(f"rllib: {describe_ray(spec.ray_address)}; {spec.num_env_runners} env runners x "
-              f"{spec.num_envs_per_env_runner} envs, {threads} torch thread(s) each", file=sys.stderr, flush=True)
-    logger = RunLogger(run_dir)
-    algo = None
-    try:
-        algo = build_config(spec).build_algo()
-        steps = 0
-        if resume:
-            meta = read_meta(run_dir)
-            algo.restore_from_path(str(Path(meta["_path"]) / ALGO_DIR))
-            steps = int(meta["timesteps"])
-        else:
-            logger.hparams(spec)
-        return _loop(spec, algo, run_dir, logger, steps, progress)
-    finally:
-        logger.close()
-        if algo is not None:
-            algo.stop()
-        if started:
-            ray.shutdown()
+    return PPORun(spec).train(run_dir, resume, progress)
 
 
 @contextmanager
@@ -367,38 +346,119 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _loop(spec: TrainSpec, algo: Any, run_dir: Path, logger: RunLogger, steps: int, progress: bool) -> TrainResult:
-    from tqdm.auto import tqdm
+class PPORun:
+    """One RLlib PPO run as a template: Ray start/join, build, restore, the ``algo.train()`` loop
+    with TensorBoard scalars, a checkpoint every ``checkpoint_every`` steps, at the end and on
+    Ctrl-C/SIGTERM, then Ray and the algorithm shut down.
 
-    def checkpoint() -> Path:
-        meta = {"framework": "rllib", "algo": spec.algo, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs,
-                "timesteps": steps, "seed": spec.seed, "obs_mode": env_config(spec).get("obs_mode", "flat")}
-        return write_checkpoint(run_dir, lambda folder: algo.save_to_path(str(folder / ALGO_DIR)), meta)
+    This class is the single-agent run; a subclass overrides the hooks for what differs
+    (:class:`agenticrs.policies.rllib_multi.MultiAgentPPORun`): :meth:`build_config`,
+    :meth:`hparam_metrics`, :meth:`on_restore`, :meth:`iteration_metrics`,
+    :meth:`checkpoint_meta` and the display attributes below.
+    """
 
-    bar = tqdm(total=spec.timesteps, initial=steps, unit="step", desc="rllib ppo", disable=not progress)
-    start, last_ckpt, metrics = time.perf_counter(), steps, {}
-    ckpt = run_dir / "checkpoint"
-    try:
-        with sigterm_as_interrupt():
-            while steps < spec.timesteps:
-                t0 = time.perf_counter()
-                result = algo.train()
-                sampled = int(result.get("env_runners", {}).get("num_env_steps_sampled", 0)) or 1
-                steps += sampled
-                metrics = _scalars(result, sampled / (time.perf_counter() - t0))
-                logger.scalars(metrics, steps)
-                bar.update(sampled)
-                bar.set_postfix(regret=f"{metrics.get('env/regret', float('nan')):.3f}")
-                if steps - last_ckpt >= spec.checkpoint_every or steps >= spec.timesteps:
-                    ckpt, last_ckpt = checkpoint(), steps
-    except KeyboardInterrupt:
-        ckpt = checkpoint()  # weights change only inside a learner update: the state is consistent
+    label = "rllib"
+    """Start of the stderr line saying where the run goes."""
+    announce_cluster = True
+    """Say where the run goes even without ``progress`` when ``spec.ray_address`` names a cluster."""
+    unit, desc = "step", "rllib ppo"
+    """Progress bar unit and description."""
+    postfix = ("regret", "env/regret")
+    """Progress bar postfix: ``(name, metric)``."""
+
+    def __init__(self, spec: TrainSpec):
+        self.spec = spec
+
+    # ------------------------------------------------------------------ hooks
+    def build_config(self) -> PPOConfig:
+        return build_config(self.spec)
+
+    def hparam_metrics(self) -> dict[str, float] | None:
+        """Metrics the TensorBoard hparams summary is linked to (None: the logger's default)."""
+        return None
+
+    def on_restore(self, algo: Any, meta: dict[str, Any]) -> None:
+        """After ``algo`` restored the checkpoint of ``meta`` (state kept beside the weights)."""
+
+    def iteration_metrics(self, algo: Any, result: dict[str, Any], sampled: int, dt: float) -> dict[str, float]:
+        """Scalars of one iteration that sampled ``sampled`` env steps in ``dt`` seconds."""
+        return _scalars(result, sampled / dt)
+
+    def checkpoint_meta(self, algo: Any) -> dict[str, Any]:
+        """Entries of the checkpoint's ``agenticrs.json`` beyond the common ones."""
+        return {"obs_mode": env_config(self.spec).get("obs_mode", "flat")}
+
+    # ------------------------------------------------------------------ template
+    def train(self, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
+        """Train (or continue) in ``run_dir`` until ``spec.timesteps`` env steps."""
+        import ray
+
+        from agenticrs.policies.ray_util import check_cluster_has_agenticrs, describe_ray
+
+        spec = self.spec
+        threads = use_policy_threads(spec.threads)  # the local learner (and runner) live in this process
+        started = init_ray(spec.ray_address, num_cpus=max(2, (spec.num_env_runners + 1) * threads))
+        if spec.ray_address and spec.num_env_runners:
+            check_cluster_has_agenticrs()  # remote env runners build our envs: fail in one line, not in a runner
+        if progress or (self.announce_cluster and spec.ray_address):  # where the run goes
+            print(f"{self.label}: {describe_ray(spec.ray_address)}; {spec.num_env_runners} env runners x "
+                  f"{spec.num_envs_per_env_runner} envs, {threads} torch thread(s) each", file=sys.stderr, flush=True)
+        logger = RunLogger(run_dir)
+        algo = None
+        try:
+            algo = self.build_config().build_algo()
+            steps = 0
+            if resume:
+                meta = read_meta(run_dir)
+                algo.restore_from_path(str(Path(meta["_path"]) / ALGO_DIR))
+                steps = int(meta["timesteps"])
+                self.on_restore(algo, meta)
+            else:
+                logger.hparams(spec, self.hparam_metrics())
+            return self._loop(algo, run_dir, logger, steps, progress)
+        finally:
+            logger.close()
+            if algo is not None:
+                algo.stop()
+            if started:
+                ray.shutdown()
+
+    def _loop(self, algo: Any, run_dir: Path, logger: RunLogger, steps: int, progress: bool) -> TrainResult:
+        from tqdm.auto import tqdm
+
+        spec = self.spec
+
+        def checkpoint() -> Path:
+            meta = {"framework": "rllib", "algo": spec.algo, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs,
+                    "timesteps": steps, "seed": spec.seed, **self.checkpoint_meta(algo)}
+            return write_checkpoint(run_dir, lambda folder: algo.save_to_path(str(folder / ALGO_DIR)), meta)
+
+        bar = tqdm(total=spec.timesteps, initial=steps, unit=self.unit, desc=self.desc, disable=not progress)
+        start, last_ckpt, metrics = time.perf_counter(), steps, {}
+        ckpt = run_dir / "checkpoint"
+        name, key = self.postfix
+        try:
+            with sigterm_as_interrupt():
+                while steps < spec.timesteps:
+                    t0 = time.perf_counter()
+                    result = algo.train()
+                    dt = time.perf_counter() - t0
+                    sampled = int(result.get("env_runners", {}).get("num_env_steps_sampled", 0)) or 1
+                    steps += sampled
+                    metrics = self.iteration_metrics(algo, result, sampled, dt)
+                    logger.scalars(metrics, steps)
+                    bar.update(sampled)
+                    bar.set_postfix({name: f"{metrics.get(key, float('nan')):.3f}"})
+                    if steps - last_ckpt >= spec.checkpoint_every or steps >= spec.timesteps:
+                        ckpt, last_ckpt = checkpoint(), steps
+        except KeyboardInterrupt:
+            ckpt = checkpoint()  # weights change only inside a learner update: the state is consistent
+            bar.close()
+            raise
         bar.close()
-        raise
-    bar.close()
-    if not ckpt.exists():
-        ckpt = checkpoint()
-    return TrainResult(run_dir, ckpt, steps, time.perf_counter() - start, False, metrics)
+        if not ckpt.exists():
+            ckpt = checkpoint()
+        return TrainResult(run_dir, ckpt, steps, time.perf_counter() - start, False, metrics)
 
 
 # ---------------------------------------------------------------------- inference

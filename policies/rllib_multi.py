@@ -14,7 +14,8 @@
 * :func:`build_config`: ``PPOConfig().multi_agent(policies, policy_mapping_fn)`` with a
   ``MultiRLModuleSpec`` of :class:`~agenticrs.policies.rllib_adapter.ActionMaskingPPOModule`
   (one per module id), configurable env runners, one torch thread per process.
-* :func:`train`: iterations with TensorBoard (``agent/<name>/return``, ``agent/<name>/inner``,
+* :func:`train` (:class:`MultiAgentPPORun`: the single-agent run's template with this
+  module's hooks): iterations with TensorBoard (``agent/<name>/return``, ``agent/<name>/inner``,
   ``agent/<module>/policy_loss`` ..., ``env/outer_mean``, ``env/outer_last``,
   ``env/multiplier``), checkpoints, resume; the multiplier is averaged over all env runners'
   envs after every iteration (dual ascent on the pooled outer objective).
@@ -29,8 +30,6 @@ env id is registered ``multi_agent=True``, so ``agenticrs train --framework rlli
 from __future__ import annotations
 
 import functools
-import sys
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -49,20 +48,11 @@ from ray.rllib.env.multi_agent_env import MultiAgentEnv
 from agenticrs.policies.rllib_adapter import (
     ALGO_DIR,
     DEFAULTS,
-    FAULT_TOLERANCE,
     ActionMaskingPPOModule,
-    _set_torch_threads,
-    sigterm_as_interrupt,
+    PPORun,
+    base_config,
 )
-from agenticrs.policies.training import (
-    RunLogger,
-    TrainResult,
-    TrainSpec,
-    policy_threads,
-    read_meta,
-    use_policy_threads,
-    write_checkpoint,
-)
+from agenticrs.policies.training import TrainResult, TrainSpec, read_meta, use_policy_threads
 
 POLICY_MODES = ("per_agent", "shared")
 SHARED_MODULE = "shared"
@@ -279,7 +269,6 @@ def _all_to_shared(agent_id: Any, episode: Any = None, **kwargs: Any) -> str:
 
 def build_config(spec: TrainSpec) -> PPOConfig:
     """The multi-agent ``PPOConfig`` of a run (does not start Ray)."""
-    threads = policy_threads(spec.threads)
     mode, hiddens, hp = _split_hparams(spec.hparams)
     cfg = env_config(spec)
     probe = MultiAgentTrainingEnv(cfg)  # the agents' spaces decide the modules
@@ -289,17 +278,11 @@ def build_config(spec: TrainSpec) -> PPOConfig:
              for mid, (obs, act) in probe.view.module_spaces().items()}
     probe.close()
     return (
-        PPOConfig()
-        .environment(MultiAgentTrainingEnv, env_config=cfg)
-        .env_runners(num_env_runners=spec.num_env_runners, num_envs_per_env_runner=spec.num_envs_per_env_runner,
-                     rollout_fragment_length="auto", num_cpus_per_env_runner=max(1, threads))
-        .fault_tolerance(**FAULT_TOLERANCE)
+        base_config(spec, MultiAgentTrainingEnv, cfg, MultiAgentCallback)
         .multi_agent(policies=set(specs), policies_to_train=sorted(specs),
                      policy_mapping_fn=_all_to_shared if mode == "shared" else _agent_to_module)
         .training(**hp)
         .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs=specs))
-        .callbacks(MultiAgentCallback, on_environment_created=functools.partial(_set_torch_threads, threads))
-        .debugging(seed=spec.seed, log_level="ERROR")
     )
 
 
@@ -350,88 +333,50 @@ def sync_multiplier(algo: Any) -> float | None:
     return mean
 
 
+class MultiAgentPPORun(PPORun):
+    """The multi-agent run: :class:`~agenticrs.policies.rllib_adapter.PPORun`'s loop with this
+    module's config and scalars (``agent/<name>/...``, ``time/agent_steps_per_s``), the Lagrange
+    multiplier averaged over all env runners after every iteration and kept in the checkpoint's
+    meta (restored into every env on ``--resume``), and the modules and policy mode in the meta."""
+
+    announce_cluster = False
+    unit = "round"
+    postfix = ("outer", "env/outer_mean")
+
+    def __init__(self, spec: TrainSpec):
+        super().__init__(spec)
+        self.mode, _, _ = _split_hparams(spec.hparams)
+        self.label = f"rllib multi-agent ({self.mode})"
+        self.desc = f"rllib ma-ppo ({self.mode})"
+        self.multiplier: float | None = None  # the last synced one; None until the first iteration
+
+    def build_config(self) -> PPOConfig:
+        return build_config(self.spec)
+
+    def hparam_metrics(self) -> dict[str, float]:
+        return {"env/outer_mean": 0.0}
+
+    def on_restore(self, algo: Any, meta: dict[str, Any]) -> None:
+        if meta.get("multiplier") is not None:
+            algo.env_runner_group.foreach_env_runner(
+                functools.partial(_set_env_multipliers, value=float(meta["multiplier"])), local_env_runner=True)
+
+    def iteration_metrics(self, algo: Any, result: dict[str, Any], sampled: int, dt: float) -> dict[str, float]:
+        agent_steps = _agent_steps(result.get("env_runners", {})) or sampled
+        self.multiplier = sync_multiplier(algo)
+        metrics = _scalars(result, sampled / dt, agent_steps / dt)
+        if self.multiplier is not None:
+            metrics["env/multiplier"] = self.multiplier
+        return metrics
+
+    def checkpoint_meta(self, algo: Any) -> dict[str, Any]:
+        return {"obs_mode": "dict", "multi_agent": True, "policy": self.mode, "modules": sorted(algo.config.policies),
+                "multiplier": self.multiplier}
+
+
 def train(spec: TrainSpec, run_dir: Path, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train (or continue) multi-agent PPO in ``run_dir`` until ``spec.timesteps`` env steps (rounds)."""
-    import ray
-
-    from agenticrs.policies.rllib_adapter import init_ray
-    from agenticrs.policies.ray_util import check_cluster_has_agenticrs, describe_ray
-
-    threads = use_policy_threads(spec.threads)
-    started = init_ray(spec.ray_address, num_cpus=max(2, (spec.num_env_runners + 1) * threads))
-    if spec.ray_address and spec.num_env_runners:
-        check_cluster_has_agenticrs()
-    mode, _, _ = _split_hparams(spec.hparams)
-    if progress:
-        print(f"rllib multi-agent ({mode}): {describe_ray(spec.ray_address)}; {spec.num_env_runners} env runners x "
-              f"{spec.num_envs_per_env_runner} envs, {threads} torch thread(s) each", file=sys.stderr, flush=True)
-    logger = RunLogger(run_dir)
-    algo = None
-    try:
-        algo = build_config(spec).build_algo()
-        steps = 0
-        if resume:
-            meta = read_meta(run_dir)
-            algo.restore_from_path(str(Path(meta["_path"]) / ALGO_DIR))
-            steps = int(meta["timesteps"])
-            if meta.get("multiplier") is not None:
-                group = algo.env_runner_group
-                group.foreach_env_runner(functools.partial(_set_env_multipliers, value=float(meta["multiplier"])),
-                                         local_env_runner=True)
-        else:
-            logger.hparams(spec, {"env/outer_mean": 0.0})
-        return _loop(spec, algo, run_dir, logger, steps, progress, mode)
-    finally:
-        logger.close()
-        if algo is not None:
-            algo.stop()
-        if started:
-            ray.shutdown()
-
-
-def _loop(spec: TrainSpec, algo: Any, run_dir: Path, logger: RunLogger, steps: int, progress: bool,
-          mode: str) -> TrainResult:
-    from tqdm.auto import tqdm
-
-    multiplier: float | None = None
-
-    def checkpoint() -> Path:
-        modules = sorted(algo.config.policies)
-        meta = {"framework": "rllib", "algo": spec.algo, "env_id": spec.env_id, "env_kwargs": spec.env_kwargs,
-                "timesteps": steps, "seed": spec.seed, "obs_mode": "dict", "multi_agent": True,
-                "policy": mode, "modules": modules, "multiplier": multiplier}
-        return write_checkpoint(run_dir, lambda folder: algo.save_to_path(str(folder / ALGO_DIR)), meta)
-
-    bar = tqdm(total=spec.timesteps, initial=steps, unit="round", desc=f"rllib ma-ppo ({mode})", disable=not progress)
-    start, last_ckpt, metrics = time.perf_counter(), steps, {}
-    ckpt = run_dir / "checkpoint"
-    try:
-        with sigterm_as_interrupt():
-            while steps < spec.timesteps:
-                t0 = time.perf_counter()
-                result = algo.train()
-                runners = result.get("env_runners", {})
-                sampled = int(runners.get("num_env_steps_sampled", 0)) or 1
-                agent_steps = _agent_steps(runners) or sampled
-                dt = time.perf_counter() - t0
-                steps += sampled
-                multiplier = sync_multiplier(algo)
-                metrics = _scalars(result, sampled / dt, agent_steps / dt)
-                if multiplier is not None:
-                    metrics["env/multiplier"] = multiplier
-                logger.scalars(metrics, steps)
-                bar.update(sampled)
-                bar.set_postfix(outer=f"{metrics.get('env/outer_mean', float('nan')):.3f}")
-                if steps - last_ckpt >= spec.checkpoint_every or steps >= spec.timesteps:
-                    ckpt, last_ckpt = checkpoint(), steps
-    except KeyboardInterrupt:
-        ckpt = checkpoint()
-        bar.close()
-        raise
-    bar.close()
-    if not ckpt.exists():
-        ckpt = checkpoint()
-    return TrainResult(run_dir, ckpt, steps, time.perf_counter() - start, False, metrics)
+    return MultiAgentPPORun(spec).train(run_dir, resume, progress)
 
 
 # ---------------------------------------------------------------------- inference
