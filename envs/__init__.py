@@ -17,8 +17,7 @@ Heavier modules (the env class, backends, the store) load on first attribute acc
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agenticrs._lazy import lazy_getattr
 
 from agenticrs.envs.core import Backend, Task, TaskSuite, TrialConfig, TrialResult
 from agenticrs.envs.registration import list_env_ids, list_envs, load_plugins, register_env
@@ -50,7 +49,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -19,8 +19,7 @@ Nothing heavy (PettingZoo, Ray) is imported until used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agenticrs._lazy import lazy_getattr
 
 from agenticrs.envs.agentic.spaces import AGENTS, JointConfig, agent_spaces
 
@@ -44,7 +43,4 @@ _LAZY = {
 __all__ = ["AGENTS", "JointConfig", "agent_spaces", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

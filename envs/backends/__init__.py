@@ -11,8 +11,7 @@ works), so the table backend never pays for importing torch or scikit-learn.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agenticrs._lazy import lazy_getattr
 
 from agenticrs.envs.backends.registry import list_backends, make_backend, register_backend
 
@@ -30,7 +29,4 @@ _LAZY = {
 __all__ = ["list_backends", "make_backend", "register_backend", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -12,8 +12,7 @@ plus :mod:`.grammar` (seeded sampling, a finite list of mutation operators, cros
 :mod:`.library` (SASRec, BERT4Rec, GRU4Rec... as programs). See ``notes/design_api.md``.
 """
 
-import importlib
-from typing import Any
+from agenticrs._lazy import lazy_getattr
 
 from agenticrs.recsys.design.canonical import canonical_dict, canonical_json, canonicalise, program_hash
 from agenticrs.recsys.design.errors import (
@@ -71,7 +70,4 @@ _LAZY = {name: "agenticrs.recsys.design.compile"
 """Names whose module imports torch: loaded on first use, so parsing and validating stay light."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
