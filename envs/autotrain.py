@@ -149,10 +149,10 @@ class AutoTrainEnv(TrialEnv):
     ## Version History
     * v0: initial version.
     * v1: a harder space (issue 29): EASE joins the families, three choices per dimension
-      (embedding 32-128, 1-3 layers, dropout 0-0.5, lr 3e-4 to 3e-3, history 20-100, CE or BCE
-      with 1 or 16 negatives, ItemKNN neighbours, EASE L2) and three fidelities: 1,069
-      configurations, so the best one differs between datasets. Action space
-      ``[7, 3 x 8, 3]``, observation ``Box(0, 10, (41,))``. Live backend by default (no table is
+      (embedding 32-128, 1-3 layers, dropout 0-0.5, lr 3e-4 to 3e-3, history 20-100, ItemKNN
+      neighbours, EASE L2; the loss four: CE, BCE with 1 or 16 negatives, sampled softmax over
+      64) and three fidelities: 1,312 configurations, so the best one differs between datasets.
+      Action space ``[7, 3 x 5, 4, 3 x 2, 3]``, observation ``Box(0, 10, (41,))``. Live backend by default (no table is
       shipped); ``space="v1"`` on ``AutoTrain-v0`` is the same env.
     """
 

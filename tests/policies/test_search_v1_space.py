@@ -41,13 +41,13 @@ def test_v0_space_is_unchanged():
 
 def test_v1_space_sizes_and_multi_field_choices(v1_space):
     counts = Counter(c.model for c in v1_space.configs())
-    assert counts == {"sasrec": 729, "bert4rec": 243, "gru4rec": 81, "bprmf": 9, "itemknn": 3, "ease": 3, "pop": 1}
-    assert v1_space.n_pairs == 3193  # closed-form families (pop, itemknn, ease) have one fidelity
+    assert counts == {"sasrec": 972, "bert4rec": 243, "gru4rec": 81, "bprmf": 9, "itemknn": 3, "ease": 3, "pop": 1}
+    assert v1_space.n_pairs == 3922  # closed-form families (pop, itemknn, ease) have one fidelity
     losses = {(c.param_dict["loss"], c.param_dict.get("n_negatives")) for c in v1_space.configs() if c.model == "sasrec"}
-    assert losses == {("ce", None), ("bce", 1), ("bce", 16)}  # a Fields choice sets loss and negatives together
+    assert losses == {("ce", None), ("bce", 1), ("bce", 16), ("sampled_softmax", 64)}  # a Fields choice sets loss and negatives together
     cfg = next(c for c in v1_space.configs() if c.model == "sasrec" and c.param_dict.get("n_negatives") == 16)
     assert v1_space.decode(v1_space.encode(cfg, 0.5)) == (cfg, 0.5)
-    assert v1_space.describe()["loss"]["choices"] == ["ce", "bce-1", "bce-16"]
+    assert v1_space.describe()["loss"]["choices"] == ["ce", "bce-1", "bce-16", "ssm-64"]
 
 
 def test_v1_env_is_registered_live_by_default_and_searchable():

@@ -53,6 +53,7 @@ def build(name: str, n_items: int = N_ITEMS, **overrides) -> torch.nn.Module:
     [
         ("sasrec", {"loss": "bce"}, 6, 3e-3),
         ("sasrec", {"loss": "ce"}, 4, 3e-3),
+        ("sasrec", {"loss": "sampled_softmax", "n_negatives": 16}, 4, 3e-3),
         ("sasrec", {"loss": "bce", "block": "s3rec"}, 6, 3e-3),
         ("bert4rec", {"mask_prob": 0.4}, 12, 5e-3),
     ],
@@ -152,6 +153,23 @@ def test_sasrec_batches_cover_every_user_once(dataset):
         assert b.negatives.shape == (*b.targets.shape, 2)
         assert ((b.inputs != 0) == (b.targets != 0)).all()
         assert (b.inputs != 0)[:, 0].any()  # trimmed to the batch's longest sequence
+
+
+def test_sampled_softmax_is_cross_entropy_over_positive_and_negatives(dataset):
+    """The loss equals a hand-written softmax over [positive, negatives], and its batches carry negatives."""
+    torch.manual_seed(0)
+    model = build("sasrec", loss="sampled_softmax", n_negatives=3)
+    split = dataset.split()
+    model.fit(split)
+    batch = next(model.batches(split.train, 16, np.random.default_rng(0)))
+    assert batch.negatives.shape == (*batch.targets.shape, 3)
+    valid = batch.targets != 0
+    cands = torch.cat([batch.targets[valid].unsqueeze(1), batch.negatives[valid]], dim=1)  # [N, 4]
+    model.eval()  # no dropout, so both passes see the same network
+    hidden = encode_by_length(model.encode, batch.inputs)[valid]
+    logits = (hidden.unsqueeze(1) * model.item_emb(cands)).sum(-1)
+    expected = (torch.logsumexp(logits, dim=1) - logits[:, 0]).mean()
+    assert torch.allclose(model.loss(batch), expected, atol=1e-6)
 
 
 def test_bert4rec_masks(dataset):
