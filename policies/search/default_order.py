@@ -104,11 +104,12 @@ class BestDefaultOrder(Searcher):
     # ------------------------------------------------------------------ where the order comes from
     @staticmethod
     def _shipped(env_name: str, suite: Any) -> tuple[str, list[str]] | None:
-        from agenticrs.envs.backends.table import table_path
-        from agenticrs.envs.suites import get_suite
+        from agenticrs.envs.suites import get_suite, suite_table_path
 
         suite = get_suite(suite)
-        path = table_path(env_name, suite.name)
+        # suite_table_path, not the suite's own file: `amazon-rev` reads `amazon`'s table and
+        # `synthetic+amazon` a cached merge of two shipped tables.
+        path = suite_table_path(env_name, suite.name)
         return (str(path), [t.name for t in suite.train]) if path.exists() else None
 
     def source(self) -> tuple[Any, list[str] | None] | None:

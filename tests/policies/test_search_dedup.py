@@ -148,3 +148,17 @@ def test_best_default_order_without_a_table_says_so():
     assert "no table" in s.applies_to(SMALL)
     with pytest.raises(ValueError, match="needs a table"):
         s.reset(SMALL, Budget(2), seed=0)
+
+
+@pytest.mark.parametrize("suite, n_train", [("amazon-rev", 4), ("synthetic+amazon", 8)])
+def test_best_default_order_reads_a_suite_without_its_own_table(tmp_path, monkeypatch, suite, n_train):
+    """``amazon-rev`` reads ``amazon``'s table, ``synthetic+amazon`` a merge of two: no ``table=`` needed."""
+    from agenticrs.envs.suites import get_suite, suite_table_path
+
+    monkeypatch.setenv("AGENTICRS_CACHE", str(tmp_path))  # where the merged table is written
+    s = BestDefaultOrder(suite=suite)
+    path, tasks = s.source()
+    assert path == str(suite_table_path("autotrain", suite)) and tasks == [t.name for t in get_suite(suite).train]
+    assert len(tasks) == n_train and s.applies_to(AutoTrainSpace()) is None
+    first = s.order()[0]
+    assert first in set(AutoTrainSpace().configs())
