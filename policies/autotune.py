@@ -73,6 +73,9 @@ class AutotuneSpec:
         save_model: retrain the best configuration once and save its checkpoint.
         min_users / min_items: smaller datasets are refused (leave-one-out needs users; a
             ranking needs items).
+        suite: the suite whose train tasks' table ``best-default-order`` learns its ranking
+            from (``None``: the shipped policy's training suite, :func:`shipped_suite`, so the
+            static baseline and the shipped policy know the same tasks).
     """
 
     data: str
@@ -89,6 +92,7 @@ class AutotuneSpec:
     save_model: bool = True
     min_users: int = 20
     min_items: int = 10
+    suite: str | None = None
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -103,7 +107,9 @@ class AutotuneSpec:
 
 def run_key(spec: AutotuneSpec) -> str:
     """The run's id in the journal: the settings that decide which trials it runs."""
-    settings = {k: getattr(spec, k) for k in ("data", "policy", "seed", "space", "metric", "full_epochs")}
+    settings: dict[str, Any] = {k: getattr(spec, k) for k in ("data", "policy", "seed", "space", "metric", "full_epochs")}
+    if spec.policy == "best-default-order":  # its ranking depends on the suite; other policies' keys stay as before
+        settings["suite"] = spec.suite or shipped_suite()
     return "autotune-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -114,6 +120,16 @@ def shipped_checkpoint() -> Path:
         raise AutotuneError(f"the shipped policy is missing from the package ({path}); reinstall agenticrs or "
                             "pass --policy tpe|random|best-default-order|PATH")
     return path
+
+
+def shipped_suite() -> str:
+    """The suite whose train tasks the shipped policy was trained on (its ``training.json``;
+    ``synthetic`` if the record is missing or says nothing)."""
+    try:
+        record = json.loads((SHIPPED_DIR / "autotrain_v0_ppo" / "training.json").read_text())
+        return str(record["train_spec"]["env_kwargs"]["suite"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "synthetic"
 
 
 # ---------------------------------------------------------------------- inputs
@@ -242,7 +258,8 @@ class Autotune:
     def _make_policy(self) -> Any:
         name = self.spec.policy
         if name in SEARCH_POLICIES:
-            return _SearchDriver(name)
+            return _SearchDriver(name, **({"suite": self.spec.suite or shipped_suite()}
+                                          if name == "best-default-order" else {}))
         from agenticrs.policies.training import load_policy
 
         path = shipped_checkpoint() if name == "shipped" else Path(name)
@@ -426,11 +443,11 @@ class _JournalBackend:
 class _SearchDriver:
     """Runs a search baseline ask/tell with ``workers`` live trials in flight."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, **kwargs: Any):
         from agenticrs.policies.search import make_searcher
 
         self.name = name
-        self.searcher = make_searcher(name)
+        self.searcher = make_searcher(name, **kwargs)
 
     def run(self, tune: Autotune, task: Task, store: Any, finished: list[TrialResult]) -> None:
         from agenticrs.policies.base import Budget

@@ -158,3 +158,43 @@ def test_autotune_compare_protocol(tmp_path):
     ok = lambda v, t: TrialResult(TrialConfig.make("pop"), "t", 1.0, 0, "ok", {"ndcg@10": v}, {"ndcg@10": t}, {"seconds": 1.0})
     valid, test, secs = anytime([ok(0.1, 0.2), ok(0.05, 0.9), ok(0.3, 0.25)], "ndcg@10")
     assert valid == [0.1, 0.1, 0.3] and test == [0.2, 0.2, 0.25] and secs == [1.0, 2.0, 3.0]
+
+
+def test_autotune_compare_writes_partial_results_seed_major_and_resumes(tmp_path):
+    """After each run the summary is rewritten (all policies on seed 0 first); rerunning trains nothing again."""
+    from agenticrs.benchmarks.autotune_compare import compare
+
+    calls: list = []
+    seen: list[dict] = []
+
+    def log(line: str) -> None:
+        seen.append(json.loads((tmp_path / "compare.json").read_text()))
+
+    compare(DATA, tmp_path, policies=("random", "tpe"), seeds=2, budget=3, report_at=(1, 3),
+            backend_factory=lambda store: FakeLive(calls), log=log)
+    assert [s["seeds_done"] for s in seen] == [{"random": 1}, {"random": 1, "tpe": 1},
+                                               {"random": 2, "tpe": 1}, {"random": 2, "tpe": 2}]
+    assert "PARTIAL" in __import__("agenticrs.benchmarks.autotune_compare", fromlist=["x"]).markdown(seen[1])
+    assert "PARTIAL" not in (tmp_path / "compare.md").read_text()
+    n = len(calls)
+    again = compare(DATA, tmp_path, policies=("random", "tpe"), seeds=2, budget=3, report_at=(1, 3),
+                    backend_factory=lambda store: FakeLive(calls), log=lambda line: None)
+    assert len(calls) == n and again["summary"] == seen[-1]["summary"]  # every trial from the journals
+
+
+def test_autotune_compare_target_counts_a_miss_as_budget_plus_one():
+    from agenticrs.benchmarks.autotune_compare import summarise
+
+    def run(test: list[float]) -> tuple[list[float], list[float], list[float]]:
+        return test, test, [float(i) for i in range(1, len(test) + 1)]
+
+    best = [0.5, 1.0, 1.0, 1.0]
+    slow = [0.5, 0.5, 0.5, 1.0]
+    never = [0.5] * 4
+    r = summarise({"shipped": [run(best), run(best)], "tpe": [run(slow), run(never)]}, ks=(2, 4))
+    t = r["target"]
+    assert r["best_any"] == 1.0 and r["summary"]["tpe"]["trials_to_2pct_per_seed"] == [4, None]
+    assert t["shipped_needs"] == 2.0 and t["tpe_needs"] == (4 + 5) / 2 and t["met"] and t["verdict"] == "met"
+    # The shipped policy missing on one seed cannot meet the target, whatever TPE does.
+    r = summarise({"shipped": [run(best), run(never)], "tpe": [run(never), run(never)]}, ks=(4,))
+    assert not r["target"]["met"] and r["target"]["verdict"] == "not met"
