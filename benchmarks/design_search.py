@@ -1,18 +1,24 @@
 """Design search at equal trial budgets: random, evolution, llm and llm-mutation proposers.
 
-For each synthetic task and seed, each proposer gets the same number of programs (``--trials``),
-asked ``--generate`` at a time (the proposer hears the previous rounds' results), each trained
-for the same ``--epochs`` by the live backend (in-process), on the same data. Recorded per search:
-the best validation NDCG@10 so far and the test NDCG@10 of that program, against trials and
-against compute (training seconds, and the proposer's own seconds: a language model's
-generation time); for the language-model proposers the valid-reply rate and the share of
-distinct programs among valid replies. The library's SASRec-CE at the same epochs and seeds is
-the reference row.
+For each task and seed, each proposer gets the same number of programs (``--trials``), asked
+``--generate`` at a time (the proposer hears the previous rounds' results), each trained for the
+same ``--epochs`` by the live backend (in-process), on the same data. Recorded per search: the
+best validation NDCG@10 so far and the test NDCG@10 of that program, against trials and against
+compute (training seconds, and the proposer's own seconds: a language model's generation time);
+for the language-model proposers the valid-reply rate and the share of distinct programs among
+valid replies. The library's SASRec-CE at the same epochs and seeds is the reference row; the
+summary reads smaller budgets (``--at``) as prefixes of each search and pairs every proposer with
+``random`` seed by seed.
 
-    python -m agenticrs.benchmarks.design_search --tasks syn-seq,syn-pop --trials 8 --seeds 2 \
-        --llm-model smollm2 --llm-tasks syn-seq --llm-seeds 1
+    python -m agenticrs.benchmarks.design_search --tasks syn-seq,syn-pop,syn-text,sci \
+        --proposers random,evolution --trials 30 --seeds 5 --at 10,30
+    python -m agenticrs.benchmarks.design_search --tasks syn-seq --proposers llm,llm-mutation \
+        --trials 10 --seeds 3 --llm-model smollm2 --resume
 
-Writes ``results/design/design_search.{json,md,png}``.
+Results are written after every search (``--resume`` adds searches to an existing file and skips
+those it holds), to ``results/design/design_search.{json,md,png}``. Within one process a program
+already trained on the same task with the same seed (random and evolution share their random
+initial draws) is not trained again: its recorded result, seconds included, is reused.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -34,7 +41,10 @@ TASKS = {
     "syn-seq": "synthetic:users=300,items=300,seq_strength=0.8,seed=1",
     "syn-pop": "synthetic:users=300,items=300,seq_strength=0.2,skew=1.4,seed=2",
     "syn-text": "synthetic:users=300,items=300,seq_strength=0.4,text_signal=1.0,seed=3",
+    "sci": "subsample:scientific?users=1000,seed=0",
 }
+"""Task name -> dataset URI. ``sci``: 1,000 users of Amazon Industrial and Scientific (2,987 items),
+about 1-3 s per program at 2 epochs on one thread."""
 PROPOSERS = ("random", "evolution", "llm", "llm-mutation")
 LLM_PROPOSERS = ("llm", "llm-mutation")
 
@@ -47,14 +57,39 @@ def describe(name: str, dataset: Any) -> str:
             f"maximise validation NDCG@10 after a short fixed training budget")
 
 
-def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int, args: argparse.Namespace,
-               model: Any = None) -> dict[str, Any]:
+class MemoEvaluator:
+    """Programs evaluated by a backend, each (task, program, fidelity, seed) trained once per process.
+
+    The searches of one seed share their training seed, so a program two proposers both ask (random
+    and evolution draw the same initial population) gives the same result; the reused result keeps
+    its recorded seconds, so every search is charged the compute its programs cost."""
+
+    def __init__(self, memo: dict[tuple, Any], backend: Any, task: Any):
+        from agenticrs.policies.proposers import BackendEvaluator
+
+        self.memo, self.inner, self.task = memo, BackendEvaluator(backend, task), task
+        self.reused = 0
+
+    def __call__(self, program: Any, fidelity: float, seed: int) -> Any:
+        from agenticrs.recsys.design import program_hash
+
+        key = (self.task.name, program_hash(program), round(float(fidelity), 6), int(seed))
+        if key in self.memo:
+            self.reused += 1
+            return self.memo[key]
+        result = self.memo[key] = self.inner(program, fidelity, seed)
+        return result
+
+
+def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int, trials: int,
+               args: argparse.Namespace, memo: dict[tuple, Any], model: Any = None) -> dict[str, Any]:
     from agenticrs.envs.backends.live import LiveBackend
     from agenticrs.envs.core import Task
     from agenticrs.envs.knowledge import KnowledgeStore
-    from agenticrs.policies.proposers import BackendEvaluator, DesignTask, PipelineConfig, make_proposer, run_pipeline
+    from agenticrs.policies.proposers import DesignTask, PipelineConfig, make_proposer, run_pipeline
     from agenticrs.recsys.design import to_text
 
+    load_before, wall = os.getloadavg()[0], time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:  # one store per search: no search sees another's programs
         store = KnowledgeStore(Path(tmp) / "k.sqlite")
         backend = LiveBackend(store, timeout_s=None, isolate=False, datasets={uri: dataset},
@@ -63,7 +98,6 @@ def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int,
         kwargs = ({"model": model, "max_tokens": args.llm_max_tokens, "max_attempts": args.llm_attempts,
                    "max_resample": 0} if proposer_name in LLM_PROPOSERS else {})
         proposer = make_proposer(proposer_name, **kwargs)
-        trials = args.llm_trials if proposer_name in LLM_PROPOSERS and args.llm_trials else args.trials
         rounds = math.ceil(trials / args.generate)
         config = PipelineConfig(rounds=rounds, generate=args.generate, select=args.generate)
 
@@ -72,7 +106,8 @@ def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int,
                   f"valid {row.valid:.4f} best {row.best_valid:.4f} ({row.seconds:.1f}s train, "
                   f"{row.propose_seconds:.0f}s proposing)", file=sys.stderr, flush=True)
 
-        trace = run_pipeline(proposer, BackendEvaluator(backend, Task(task, uri)), dtask, config, seed, store=store,
+        evaluator = MemoEvaluator(memo, backend, Task(task, uri))
+        trace = run_pipeline(proposer, evaluator, dtask, config, seed, store=store,
                              run_id=f"{task}-{proposer_name}-{seed}", on_row=line)
         out = trace.to_dict()
         out["rows"] = out["rows"][:trials]
@@ -81,11 +116,13 @@ def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int,
                                for k in ("prompt_id", "response", "valid", "error", "rejected", "seconds")}
                               for d in store.decisions(run_id=f"{task}-{proposer_name}-{seed}")
                               if d.info.get("event") == "llm_call"]
-        out.update(task=task, best_program_text=to_text(trace.best_program) if trace.best_program else None)
+        out.update(task=task, trials=trials, reused=evaluator.reused,
+                   best_program_text=to_text(trace.best_program) if trace.best_program else None,
+                   load=[load_before, os.getloadavg()[0]], wall_seconds=time.perf_counter() - wall)
         return out
 
 
-def reference(task: str, uri: str, dataset: Any, seed: int, epochs: int) -> dict[str, float]:
+def reference(dataset: Any, seed: int, epochs: int) -> dict[str, float]:
     """The library's SASRec-CE at the same epochs: the row the best discovered program is read beside."""
     import dataclasses
 
@@ -94,11 +131,16 @@ def reference(task: str, uri: str, dataset: Any, seed: int, epochs: int) -> dict
     p = LIBRARY["sasrec_ce"]
     p = dataclasses.replace(p, train=dataclasses.replace(p.train, epochs=epochs))
     r = run_program(dataset, p, seed=seed, progress=False)
-    return {"valid": r.valid["ndcg@10"], "test": r.test["ndcg@10"], "seconds": r.cost["train_seconds"]}
+    return {"seed": seed, "valid": r.valid["ndcg@10"], "test": r.test["ndcg@10"], "seconds": r.cost["train_seconds"]}
+
+
+# ---------------------------------------------------------------------- summary
+def _finite(values: Sequence[float]) -> list[float]:
+    return [x for x in values if x == x and x > -math.inf]
 
 
 def _ms(values: Sequence[float]) -> str:
-    v = [x for x in values if x == x and x > -math.inf]
+    v = _finite(values)
     if not v:
         return "-"
     return f"{np.mean(v):.4f} ± {np.std(v, ddof=1) if len(v) > 1 else 0.0:.4f}"
@@ -112,6 +154,13 @@ def best_at(rows: list[dict[str, Any]], k: int) -> tuple[float, float]:
     return rows[k - 1]["best_valid"], rows[k - 1]["best_test"]
 
 
+def compute_at(rows: list[dict[str, Any]], k: int) -> tuple[float, float]:
+    """(training seconds, proposer seconds) spent on the first ``k`` programs (NaN: fewer trials)."""
+    if len(rows) < k:
+        return math.nan, math.nan
+    return rows[k - 1]["cum_seconds"], rows[k - 1]["propose_seconds"]
+
+
 def own_best(rows: list[dict[str, Any]], k: int) -> float:
     """Best validation NDCG@10 among the first ``k`` programs the proposer wrote itself (random
     substitutes, made when it could not offer a new valid program, left out)."""
@@ -119,71 +168,147 @@ def own_best(rows: list[dict[str, Any]], k: int) -> float:
     return max(own) if own else math.nan
 
 
+def paired(results: dict[str, Any], name: str, k: int, split: str, tasks: Sequence[str] | None = None,
+           against: str = "random") -> dict[str, Any]:
+    """``name`` minus ``against`` at ``k`` programs, paired by (task, seed): mean difference, how
+    many pairs ``name`` is ahead / behind, and a paired t-test (two-sided)."""
+    from scipy.stats import ttest_rel
+
+    index = {(r["task"], r["proposer"], r["seed"]): r for r in results["runs"]}
+    a, b = [], []
+    for (task, prop, seed), run in index.items():
+        if prop != name or (tasks is not None and task not in tasks) or (task, against, seed) not in index:
+            continue
+        x = best_at(run["rows"], k)[split == "test"]
+        y = best_at(index[(task, against, seed)]["rows"], k)[split == "test"]
+        if x == x and y == y:
+            a.append(x)
+            b.append(y)
+    if not a:
+        return {"n": 0}
+    d = np.array(a) - np.array(b)
+    p = float(ttest_rel(a, b).pvalue) if len(a) > 1 and np.any(d != d[0]) else math.nan
+    return {"n": len(a), "mean_diff": float(d.mean()), "ahead": int((d > 0).sum()), "behind": int((d < 0).sum()),
+            "p": p, "relative": float(d.mean() / np.mean(b)) if np.mean(b) else math.nan}
+
+
+def _p(p: float) -> str:
+    return f"{p:.3f}" if p == p else "-"
+
+
+def _settings_line(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for inv in results["invocations"]:
+        a = inv["args"]
+        lines.append(f"- `{inv['header']['command']}`  \n  {inv['header']['date']}, {inv.get('seconds', 0):.0f} s wall, "
+                     f"load average {inv['load'][0]:.1f} at start and {inv.get('load_end', [math.nan])[0]:.1f} at end; "
+                     f"proposers {a['proposers']}, tasks {a['tasks']}, seeds {a['seeds']}, {a['trials']} programs per "
+                     f"search" + (f", language model `{inv['llm_model']}` (at most {a['llm_attempts']} calls of "
+                                  f"{a['llm_max_tokens']} tokens per proposal)" if inv.get("llm_model") else ""))
+    return lines
+
+
 def summarise(results: dict[str, Any]) -> str:
     s = results["settings"]
-    half = max(1, s["trials"] // 2)
+    at = s["at"]
+    machine = machine_line(results["invocations"][0]["header"]["machine"])
     lines = [
         "# Design search: random vs evolution vs language-model proposers", "",
-        f"Command: `{results['header']['command']}`  ",
-        f"Date: {results['header']['date']}; machine: {machine_line(results['header']['machine'])} "
-        f"(shared with other jobs: wall-clock seconds are inflated and noisy).  ",
-        f"Budget: {s['trials']} programs per search, {s['generate']} asked per round, {s['epochs']} training epochs "
-        f"per program; seeds {s['seeds']} (language-model proposers: {s['llm_trials']} programs per search, tasks "
-        f"{s['llm_tasks']}, seeds {s['llm_seeds']}, "
-        f"at most {s['llm_attempts']} calls of {s['llm_max_tokens']} tokens per proposal); "
-        f"language model: `{s['llm_model']}`.", "",
-        f"| task | proposer | searches | best valid N@10 @{half} | its test N@10 | best valid N@10 @{s['trials']} "
-        f"| its test N@10 | train s @{half} | proposer s @{half} | valid replies | distinct | substituted "
-        f"| best valid N@10 of its own programs @{half} |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"Machine: {machine}; 2 cores shared with other jobs (wall-clock seconds are inflated by the load "
+        f"recorded below). Every program trains {s['epochs']} epochs; proposers ask {s['generate']} programs per "
+        f"round and hear the results before the next round. Tasks: "
+        + "; ".join(f"`{t}` = `{s['task_uris'][t]}`" for t in s["tasks"]) + ".", "",
+        "Runs:", "", *_settings_line(results), "",
     ]
+    head = ["task", "proposer", "searches"]
+    for k in at:
+        head += [f"best valid N@10 @{k}", "its test N@10", f"train s @{k}", f"proposer s @{k}"]
+    head += ["valid replies", "distinct", "substituted"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for task in s["tasks"]:
         ref = results["reference"].get(task, [])
         if ref:
-            lines.append(f"| {task} | sasrec_ce (library, reference) | {len(ref)} | - | - | {_ms([r['valid'] for r in ref])} | "
-                         f"{_ms([r['test'] for r in ref])} | - | - | - | - | - | - |")
+            cells = [task, "sasrec_ce (library, reference)", str(len(ref))]
+            for _ in at:
+                cells += [_ms([r["valid"] for r in ref]), _ms([r["test"] for r in ref]),
+                          f"{np.mean([r['seconds'] for r in ref]):.0f}", "-"]
+            lines.append("| " + " | ".join(cells + ["-", "-", "-"]) + " |")
         for name in s["proposers"]:
             runs = [r for r in results["runs"] if r["task"] == task and r["proposer"] == name]
             if not runs:
                 continue
-            at_half = [best_at(r["rows"], half) for r in runs]
-            at_full = [best_at(r["rows"], s["trials"]) for r in runs]
-            # Compute at the budget every search reached (half the trials): comparable across proposers.
-            train_s = np.mean([r["rows"][half - 1]["cum_seconds"] for r in runs if len(r["rows"]) >= half])
-            prop_s = np.mean([r["rows"][half - 1]["propose_seconds"] for r in runs if len(r["rows"]) >= half])
+            cells = [task, name, str(len(runs))]
+            for k in at:
+                best = [best_at(r["rows"], k) for r in runs]
+                comp = [compute_at(r["rows"], k) for r in runs]
+                train = _finite([c[0] for c in comp])
+                prop = _finite([c[1] for c in comp])
+                cells += [_ms([b[0] for b in best]), _ms([b[1] for b in best]),
+                          f"{np.mean(train):.0f}" if train else "-", f"{np.mean(prop):.0f}" if prop else "-"]
             st = [r["stats"] for r in runs]
             if name in LLM_PROPOSERS:
                 calls = sum(x["llm_calls"] for x in st)
                 valid = sum(x["valid_replies"] for x in st)
-                distinct = np.mean([x["distinct_share"] for x in st if x["distinct_share"] == x["distinct_share"]] or [0])
-                llm_cols = f"{valid}/{calls} ({valid / calls:.0%})" if calls else "-", f"{distinct:.0%}"
+                shares = [x["distinct_share"] for x in st if x["distinct_share"] == x["distinct_share"]]
+                cells += [f"{valid}/{calls} ({valid / calls:.0%})" if calls else "-",
+                          f"{np.mean(shares):.0%}" if shares else "-"]
             else:
-                llm_cols = ("-", "-")
-            subs = sum(x["substitutions"] for x in st)
-            lines.append(f"| {task} | {name} | {len(runs)} | {_ms([a for a, _ in at_half])} | {_ms([b for _, b in at_half])} | "
-                         f"{_ms([a for a, _ in at_full])} | {_ms([b for _, b in at_full])} | {train_s:.0f} | {prop_s:.0f} | {llm_cols[0]} | {llm_cols[1]} | "
-                         f"{subs}/{sum(len(r['rows']) for r in runs)} | {_ms([own_best(r['rows'], half) for r in runs])} |")
-    lines += ["", "*best valid N@10 @k*: the best validation NDCG@10 among the first k programs (mean ± std over "
-              "searches; '-': fewer programs in those searches); *its test N@10*: the test NDCG@10 of that program; "
-              f"*train s* / *proposer s*: seconds per search spent training / proposing its first {half} programs "
-              "(the language model's first call includes loading it, ~1 minute); *valid replies*: model replies that parsed and validated, of "
-              "all calls (repairs included); *distinct*: share of distinct programs among valid replies; "
-              "*substituted*: proposals the proposer could not make (no new valid program within its attempts) that "
-              "the base class replaced by a random grammar sample; *best ... of its own programs*: the same best, "
-              "substitutes left out (what the proposer itself found).", ""]
+                cells += ["-", "-"]
+            cells.append(f"{sum(x['substitutions'] for x in st)}/{sum(len(r['rows']) for r in runs)}")
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "*best valid N@10 @k*: the best validation NDCG@10 among the first k programs of a search "
+              "(mean ± std over searches; '-': no search reached k programs); *its test N@10*: the test NDCG@10 of "
+              "that program; *train s* / *proposer s*: seconds per search spent training / proposing its first k "
+              "programs (the language model's first call includes loading it); *valid replies*: model replies that "
+              "parsed and validated, of all calls (repairs included); *distinct*: share of distinct programs among "
+              "valid replies; *substituted*: proposals the proposer could not make (no new valid program within its "
+              "attempts) that the base class replaced by a random grammar sample.", ""]
+    # Paired comparisons against random.
+    others = [n for n in s["proposers"] if n != "random"]
+    if "random" in s["proposers"] and others:
+        lines += ["## Paired by seed against `random`", "",
+                  "Same task, same seed, same training seed: the difference of the best program's NDCG@10 "
+                  "(proposer minus random), how many pairs the proposer is ahead / behind, and a two-sided paired "
+                  "t-test.", "",
+                  "| proposer | tasks | k | pairs | valid: mean diff | ahead/behind | p | test: mean diff | "
+                  "ahead/behind | p |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for name in others:
+            for scope in [None, *s["tasks"]]:
+                tasks = None if scope is None else [scope]
+                for k in at:
+                    v, t = paired(results, name, k, "valid", tasks), paired(results, name, k, "test", tasks)
+                    if not v["n"]:
+                        continue
+                    lines.append(
+                        f"| {name} | {scope or 'all'} | {k} | {v['n']} | {v['mean_diff']:+.4f} ({v['relative']:+.0%}) | "
+                        f"{v['ahead']}/{v['behind']} | {_p(v['p'])} | {t['mean_diff']:+.4f} ({t['relative']:+.0%}) | "
+                        f"{t['ahead']}/{t['behind']} | {_p(t['p'])} |")
+        lines.append("")
+    # The best discovered programs beside SASRec-CE.
+    lines += ["## Best discovered program per task, beside SASRec-CE", "",
+              "The program with the best validation NDCG@10 over every search of the task (selection on "
+              "validation only), its test NDCG@10, and the library SASRec-CE at the same epochs and seed.", "",
+              "| task | model | found by | seed | valid N@10 | test N@10 |", "|---|---|---|---|---|---|"]
+    best_programs = []
     for task in s["tasks"]:
         runs = [r for r in results["runs"] if r["task"] == task and r["best_program_text"]]
-        if runs:
-            best = max(runs, key=lambda r: r["rows"][-1]["best_valid"])
-            top = max((row for row in best["rows"] if row["status"] == "ok"), key=lambda row: row["valid"])
-            lines += [f"Best program on {task} ({best['proposer']} search, seed {best['seed']}, written by: "
-                      f"{top['source']}; valid N@10 "
-                      f"{best['rows'][-1]['best_valid']:.4f}, test {best['rows'][-1]['best_test']:.4f}):", "", "```",
-                      best["best_program_text"].rstrip(), "```", ""]
+        if not runs:
+            continue
+        best = max(runs, key=lambda r: r["rows"][-1]["best_valid"])
+        top = max((row for row in best["rows"] if row["status"] == "ok"), key=lambda row: row["valid"])
+        ref = {r["seed"]: r for r in results["reference"].get(task, [])}.get(best["seed"])
+        if ref:
+            lines.append(f"| {task} | SASRec-CE (library) | - | {best['seed']} | {ref['valid']:.4f} | {ref['test']:.4f} |")
+        lines.append(f"| {task} | best discovered program | {best['proposer']} ({top['source']}, program "
+                     f"{top['trial']}) | {best['seed']} | {top['valid']:.4f} | {top['test']:.4f} |")
+        best_programs += [f"Best program on {task} ({best['proposer']} search, seed {best['seed']}, written by "
+                          f"{top['source']}, program {top['trial']} of {len(best['rows'])}):", "", "```",
+                          best["best_program_text"].rstrip(), "```", ""]
+    lines += ["", *best_programs]
     replies = [(r["proposer"], x) for r in results["runs"] for x in r.get("replies", [])]
     if replies:
         lines += ["Some of the language model's replies (raw, as recorded in the KnowledgeStore):", ""]
-        for name, x in replies[:6]:
+        for name, x in replies[:8]:
             verdict = "valid" if x["valid"] == "True" and not x["rejected"] else (x["rejected"] or x["error"] or "")
             reply = " ".join((x["response"] or "").split())  # one line in the list
             lines.append(f"- {name} `{x['prompt_id']}` ({float(x['seconds'] or 0):.0f} s): `{reply}` "
@@ -201,25 +326,35 @@ def plot(results: dict[str, Any], path: Path) -> None:
     tasks = results["settings"]["tasks"]
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.5 * len(tasks), 7), squeeze=False)
     for j, task in enumerate(tasks):
+        ref = results["reference"].get(task, [])
         for name in results["settings"]["proposers"]:
             runs = [r for r in results["runs"] if r["task"] == task and r["proposer"] == name]
             if not runs:
                 continue
             n = min(len(r["rows"]) for r in runs)
             best = np.array([[max(row["best_valid"], 0) for row in r["rows"][:n]] for r in runs])
-            axes[0, j].plot(range(1, n + 1), best.mean(0), marker="o", label=name)
+            axes[0, j].plot(range(1, n + 1), best.mean(0), marker=".", label=f"{name} ({len(runs)})")
             compute = np.array([[row["cum_seconds"] + row["propose_seconds"] for row in r["rows"][:n]] for r in runs])
-            axes[1, j].plot(compute.mean(0), best.mean(0), marker="o", label=name)
+            axes[1, j].plot(compute.mean(0), best.mean(0), marker=".", label=name)
+        for i in range(2):
+            if ref:
+                axes[i, j].axhline(np.mean([r["valid"] for r in ref]), color="grey", ls="--", label="SASRec-CE")
+            axes[i, j].set_ylabel("best valid NDCG@10 (mean over seeds)")
         axes[0, j].set_title(task)
         axes[0, j].set_xlabel("programs evaluated")
         axes[1, j].set_xlabel("seconds (training + proposing)")
         axes[1, j].set_xscale("log")
-        for i in range(2):
-            axes[i, j].set_ylabel("best valid NDCG@10")
-    axes[0, 0].legend()
+    axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "design_search.json", results)
+    write_text_atomic(out / "design_search.md", summarise(results))
+    plot(results, out / "design_search.png")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -227,22 +362,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tasks", default="syn-seq,syn-pop", help=f"comma-separated, of {', '.join(TASKS)}")
     p.add_argument("--proposers", default=",".join(PROPOSERS))
     p.add_argument("--trials", type=int, default=8, help="programs per search")
+    p.add_argument("--at", default=None, help="budgets reported as prefixes of each search (default: half, all)")
     p.add_argument("--generate", type=int, default=2, help="programs asked per round")
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--epochs", type=int, default=2, help="training epochs of every program")
     p.add_argument("--llm-model", default="smollm2", help="smollm2 | standin | http")
-    p.add_argument("--llm-tasks", default=None, help="tasks the LLM proposers run on (default: all)")
-    p.add_argument("--llm-seeds", type=int, default=None, help="seeds of the LLM proposers (default: --seeds)")
-    p.add_argument("--llm-trials", type=int, default=None,
-                   help="programs per LLM-proposer search (default: --trials; a 135M model on one loaded CPU "
-                        "thread writes a few tokens a second)")
     p.add_argument("--llm-max-tokens", type=int, default=120, help="most tokens of one model reply")
     p.add_argument("--llm-attempts", type=int, default=2,
                    help="model calls per proposal (first try + repairs / retries), then a random substitute")
     p.add_argument("--llm-cache", default=str(Path(tempfile.gettempdir()) / "agenticrs-llm-cache"))
     p.add_argument("--out", default=str(RESULTS_DIR / "design"))
+    p.add_argument("--resume", action="store_true",
+                   help="add to the results in --out (same epochs and round size), skipping searches already there")
     p.add_argument("--summarise", default=None, metavar="JSON",
-                   help="only rewrite the markdown summary (and plot) of a finished run's JSON")
+                   help="only rewrite the markdown summary (and plot) of a run's JSON")
     args = p.parse_args(argv)
     if args.summarise:
         results = json.loads(Path(args.summarise).read_text())
@@ -250,49 +383,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         plot(results, Path(args.summarise).with_suffix(".png"))
         return 0
 
+    tasks = [t for t in args.tasks.split(",") if t]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        p.error(f"unknown task(s) {unknown}; tasks: {', '.join(TASKS)}")
+    proposers = [x for x in args.proposers.split(",") if x]
+    bad = [x for x in proposers if x not in PROPOSERS]
+    if bad:
+        p.error(f"unknown proposer(s) {bad}; proposers: {', '.join(PROPOSERS)}")
+    at = sorted({int(k) for k in args.at.split(",")}) if args.at else sorted({max(1, args.trials // 2), args.trials})
+    out = Path(args.out)
+
     import torch
 
     from agenticrs.policies.llm import make_model
     from agenticrs.recsys.data import load_dataset
 
     torch.set_num_threads(1)
-    tasks = [t for t in args.tasks.split(",") if t]
-    unknown = [t for t in tasks if t not in TASKS]
-    if unknown:
-        p.error(f"unknown task(s) {unknown}; tasks: {', '.join(TASKS)}")
-    proposers = [x for x in args.proposers.split(",") if x]
-    llm_tasks = args.llm_tasks.split(",") if args.llm_tasks else tasks
-    llm_seeds = args.seeds if args.llm_seeds is None else args.llm_seeds
-    model = None
-    if any(x in LLM_PROPOSERS for x in proposers):
-        model = make_model(args.llm_model, cache=args.llm_cache)
-    results: dict[str, Any] = {
-        "header": run_header(),
-        "settings": {"tasks": tasks, "task_uris": {t: TASKS[t] for t in tasks}, "proposers": proposers,
-                     "trials": args.trials, "generate": args.generate, "seeds": args.seeds, "epochs": args.epochs,
-                     "llm_model": model.describe() if model else None, "llm_tasks": llm_tasks, "llm_seeds": llm_seeds,
-                     "llm_max_tokens": args.llm_max_tokens, "llm_attempts": args.llm_attempts,
-                     "llm_trials": args.llm_trials or args.trials},
-        "runs": [], "reference": {},
-    }
-    start = time.perf_counter()
-    for task in tasks:
-        dataset = load_dataset(TASKS[task])
-        results["reference"][task] = [reference(task, TASKS[task], dataset, s, args.epochs) for s in range(args.seeds)]
-        for name in proposers:
-            seeds = range(llm_seeds) if name in LLM_PROPOSERS else range(args.seeds)
-            if name in LLM_PROPOSERS and task not in llm_tasks:
-                continue
-            for seed in seeds:
-                results["runs"].append(run_search(task, TASKS[task], dataset, name, seed, args, model))
-    results["seconds"] = time.perf_counter() - start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "design_search.json", results)
-    write_text_atomic(out / "design_search.md", summarise(results))
-    plot(results, out / "design_search.png")
+    model = make_model(args.llm_model, cache=args.llm_cache) if any(x in LLM_PROPOSERS for x in proposers) else None
+    invocation = {"header": run_header(), "args": vars(args), "load": list(os.getloadavg()),
+                  "llm_model": model.describe() if model else None}
+    results: dict[str, Any] = {"settings": {"tasks": [], "task_uris": {}, "proposers": [], "generate": args.generate,
+                                            "epochs": args.epochs, "at": at},
+                               "invocations": [], "runs": [], "reference": {}}
+    if args.resume and (out / "design_search.json").exists():
+        results = json.loads((out / "design_search.json").read_text())
+        old = results["settings"]
+        if (old["epochs"], old["generate"]) != (args.epochs, args.generate):
+            p.error(f"--resume: {out / 'design_search.json'} has epochs {old['epochs']} and generate "
+                    f"{old['generate']}; this run asks {args.epochs} and {args.generate}")
+        old["at"] = sorted(set(old["at"]) | set(at))
+    s = results["settings"]
+    s["tasks"] += [t for t in tasks if t not in s["tasks"]]
+    s["task_uris"].update({t: TASKS[t] for t in tasks})
+    s["proposers"] = [x for x in PROPOSERS if x in set(s["proposers"]) | set(proposers)]
+    results["invocations"].append(invocation)
+    done = {(r["task"], r["proposer"], r["seed"]) for r in results["runs"] if r["trials"] >= args.trials}
+    start, datasets, memo = time.perf_counter(), {}, {}
+    for seed in range(args.seeds):  # seeds outermost: a run cut short still covers every task and proposer
+        for task in tasks:
+            if task not in datasets:
+                datasets[task] = load_dataset(TASKS[task])
+            refs = results["reference"].setdefault(task, [])
+            if seed not in {r["seed"] for r in refs}:
+                refs.append(reference(datasets[task], seed, args.epochs))
+            for name in proposers:
+                if (task, name, seed) in done:
+                    continue
+                run = run_search(task, TASKS[task], datasets[task], name, seed, args.trials, args, memo, model)
+                results["runs"] = [r for r in results["runs"] if (r["task"], r["proposer"], r["seed"]) != (task, name, seed)]
+                results["runs"].append(run)
+                invocation.update(seconds=time.perf_counter() - start, load_end=list(os.getloadavg()))
+                write(results, out)  # partial results after every search
+    invocation.update(seconds=time.perf_counter() - start, load_end=list(os.getloadavg()))
+    write(results, out)
     print(summarise(results))
-    print(f"total {results['seconds']:.0f}s; wrote {out / 'design_search.md'}", file=sys.stderr)
+    print(f"total {invocation['seconds']:.0f}s; wrote {out / 'design_search.md'}", file=sys.stderr)
     return 0
 
 

@@ -63,6 +63,23 @@ class DesignTask:
             program = dataclasses.replace(program, train=dataclasses.replace(program.train, **dict(self.fixed)))
         return dataclasses.replace(program, name="")
 
+    def overridden_operators(self) -> frozenset[str]:
+        """Names of the mutation operators whose every edit ``fixed`` undoes (``epochs_up`` under a
+        fixed ``epochs``): drawn by a search they would only give back the parent. Probed on the
+        library's programs: an operator that changes some of them and none after :meth:`finalise`."""
+        if not self.fixed:
+            return frozenset()
+        from agenticrs.recsys.design.grammar import OPERATORS
+
+        probes = [(p, canonical_json(p), canonical_json(self.finalise(p))) for p in LIBRARY.values()]
+        out = set()
+        for op in OPERATORS:
+            children = [(op(p), key, final) for p, key, final in probes]
+            changed = [(c, final) for c, key, final in children if canonical_json(c) != key]
+            if changed and all(canonical_json(self.finalise(c)) == final for c, final in changed):
+                out.add(op.name)
+        return frozenset(out)
+
 
 @dataclass
 class Told:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import deque
 
 from agenticrs.policies.proposers.base import ProgramProposer, Told
-from agenticrs.recsys.design import Program, crossover, mutate
+from agenticrs.recsys.design import Program, crossover
+from agenticrs.recsys.design.grammar import mutate
 
 
 class EvolutionProposer(ProgramProposer):
@@ -23,18 +24,26 @@ class EvolutionProposer(ProgramProposer):
         seed_with_base: start the population from the task's base program and its mutants as well as
             random draws (default: random draws only, as Real et al.; on short training budgets the
             library's SASRec base starts far below random programs, see benchmarks/results/design).
+        balance: how :func:`~agenticrs.recsys.design.grammar.mutate` draws operators (``"section"``:
+            each part of the program equally often; ``"operator"``: uniform over the 72 operators).
+
+    Mutations never draw the operators whose edits the task's fixed training fields undo
+    (:meth:`~agenticrs.policies.proposers.base.DesignTask.overridden_operators`): such a child is
+    its parent again, refused as a duplicate, and the draw is wasted.
     """
 
     name = "evolution"
 
     def __init__(self, population: int = 8, sample: int = 3, p_crossover: float = 0.3, n_ops: int = 1,
-                 seed_with_base: bool = False, max_resample: int = 8):
+                 seed_with_base: bool = False, balance: str = "section", max_resample: int = 8):
         super().__init__(max_resample)
         if population < 1 or sample < 1 or not 0 <= p_crossover <= 1 or n_ops < 1:
             raise ValueError(f"evolution: population ({population}), sample ({sample}) and n_ops ({n_ops}) must be "
                              f">= 1 and p_crossover ({p_crossover}) in [0, 1]")
         self.population, self.sample, self.p_crossover, self.n_ops = population, sample, p_crossover, n_ops
-        self.seed_with_base = seed_with_base
+        if balance not in ("section", "operator"):
+            raise ValueError(f"evolution: balance must be 'section' or 'operator', got {balance!r}")
+        self.seed_with_base, self.balance = seed_with_base, balance
 
     def _setup(self) -> None:
         self._size = max(2, min(self.population, self.budget.max_trials // 2))
@@ -42,6 +51,12 @@ class EvolutionProposer(ProgramProposer):
         for told in self.history[-self._size:]:  # a warm start from the KnowledgeStore
             self._members.append(told)
         self._initial = 0
+        self._exclude = self.task.overridden_operators()
+
+    def _mutate(self, program: Program) -> Program:
+        t = self.task
+        return mutate(program, self.rng, t.limits, t.n_items, n_ops=self.n_ops, exclude=self._exclude,
+                      balance=self.balance)
 
     def _tournament(self) -> Program:
         members = list(self._members)
@@ -56,14 +71,14 @@ class EvolutionProposer(ProgramProposer):
             if self.seed_with_base and self._initial == 1 and not self.taken(base):
                 return base, "base"
             if self.seed_with_base and self._initial % 2 == 0:
-                return mutate(base, self.rng, t.limits, t.n_items, n_ops=self.n_ops), "mutation"
+                return self._mutate(base), "mutation"
             return self.random_unseen(), "random"
         parent = self._tournament()
         if self.rng.random() < self.p_crossover:
             child = crossover(parent, self._tournament(), self.rng, t.limits, t.n_items)
             if child is not None:
-                return mutate(child, self.rng, t.limits, t.n_items, n_ops=self.n_ops), "crossover"
-        return mutate(parent, self.rng, t.limits, t.n_items, n_ops=self.n_ops), "mutation"
+                return self._mutate(child), "crossover"
+        return self._mutate(parent), "mutation"
 
     def _tell(self, told: Told) -> None:
         # Screening results enter too: a low-fidelity score ranks children until the full one arrives.
