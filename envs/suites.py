@@ -7,6 +7,9 @@
   :mod:`agenticrs.recsys.data.subsample`) that differ in size, density, history length,
   category and text coverage: train on four Beauty cuts, test on four Scientific cuts;
   ``amazon-rev`` swaps them; ``synthetic+amazon`` adds the synthetic tasks to both sides.
+* ``regimes``: synthetic, Beauty and Scientific tasks in both splits, chosen so that different
+  AutoTrain-v1 families win (sequence models on synthetic and long Beauty histories, closed
+  forms on short Scientific ones): a suite with a default-order gap.
   Registered even without the data: the shipped table (``autotrain__amazon``) and its task
   meta-features need none; live trials need ``$AGENTICRS_DATA`` or ``../shared/data``.
 * ``beauty`` / ``scientific``: disjoint user subsamples of one real dataset each,
@@ -256,6 +259,42 @@ SYNTHETIC_AMAZON = TaskSuite("synthetic+amazon", train=SYNTHETIC.train + AMAZON_
 """Synthetic and Beauty train tasks, synthetic and Scientific test tasks: for a shipped policy
 that must work on generated and real data (its table: :func:`merge_tables` of both suites')."""
 
+# Two regimes, found with AutoTrain-v1 configurations at 4 epochs (benchmarks/results/suites.md,
+# "A suite with a real default-order gap"): a wide SASRec with sampled BCE negatives wins the
+# synthetic tasks and the Beauty cuts with longer, denser histories by 20-100%, while EASE and
+# ItemKNN beat it by 10-35% on the Scientific cuts (short histories). Each kind is in both splits,
+# so a policy sees both regimes in training and is judged on both; every real cut keeps
+# 700-1,500 users so a task's best configuration has 50+ validation hits.
+REGIMES_TRAIN: tuple[Task, ...] = (
+    SYNTHETIC.task("syn-sequential"),
+    SYNTHETIC.task("syn-popular"),
+    # The 1,000 most popular items, users with >= 8 of them: dense, 15-item histories.
+    Task("beauty-dense-900a", subsample_uri("beauty", items=1000, min_history=8, users=900, part=0)),
+    # The 2,000 most popular items, users with >= 12 of them: long (22-item) histories.
+    Task("beauty-long", subsample_uri("beauty", items=2000, min_history=12, users=1000)),
+    # 1,500 random users over all 3,519 items they touch: sparse, 7-item histories.
+    Task("sci-sparse-1500", subsample_uri("scientific", users=1500, part=0)),
+    # Every user of the 3D-printing category (717 users, 317 items).
+    Task("sci-printing-all", subsample_uri("scientific", text="printing", min_history=4)),
+)
+REGIMES_TEST: tuple[Task, ...] = (
+    SYNTHETIC.task("syn-mixed"),
+    SYNTHETIC.task("syn-textual"),
+    # The same cut as beauty-dense-900a, a disjoint set of users.
+    Task("beauty-dense-900b", subsample_uri("beauty", items=1000, min_history=8, users=900, part=1)),
+    # The second half of every history over the 1,000 most popular items: recent taste.
+    Task("beauty-recent-1500", subsample_uri("beauty", window="last50pct", items=1000, users=1500)),
+    # The 400 most popular items, users with >= 5 of them (994 users).
+    Task("sci-dense-all", subsample_uri("scientific", items=400, min_history=5)),
+    # Users with >= 10 interactions (1,121 users, 3,882 items, 14-item histories).
+    Task("sci-long", subsample_uri("scientific", min_history=10)),
+)
+REGIMES = TaskSuite("regimes", train=REGIMES_TRAIN, test=REGIMES_TEST)
+"""Synthetic, Beauty and Scientific tasks in both splits (two of each per split): tasks where
+sequence models win and tasks where closed forms win, so no single configuration is best
+everywhere. Built for AutoTrain-v1 (no table is shipped: its results are a live sample,
+``benchmarks/results/suites/regimes_v1/``); live trials need the Amazon data."""
+
 SUITE_TABLES: dict[str, tuple[str, ...]] = {"amazon-rev": ("amazon",), "synthetic+amazon": ("synthetic", "amazon")}
 """Suites whose tasks live in other suites' tables (``envs/tables/{env}__{suite}.jsonl.gz``)."""
 
@@ -328,7 +367,7 @@ def data_available(name: str) -> bool:
 
 
 def _register_builtin() -> None:
-    for suite in (SYNTHETIC, AMAZON, AMAZON_REV, SYNTHETIC_AMAZON):
+    for suite in (SYNTHETIC, AMAZON, AMAZON_REV, SYNTHETIC_AMAZON, REGIMES):
         # Registered without the data: their shipped tables and stats need none.
         register_suite(suite, overwrite=True)
     # Beauty has 22,363 users and Scientific 8,442: five disjoint parts of 2,000 / 1,500 users each.
