@@ -1,13 +1,10 @@
-"""The one module that touches RLlib (new API stack): PPO with an action-masking RLModule.
+"""The one module that runs RLlib (new API stack) PPO on our envs; the modules and the action
+distribution live in :mod:`agenticrs.policies.rllib_modules` (re-exported here).
 
-* :class:`TorchPaddedMultiCategorical`: a MultiDiscrete action distribution as one batched
-  ``Categorical`` over padded logits (RLlib's own builds one per dimension: a third of a
-  sampling step on AutoTrain).
-* :class:`MultiDiscretePPOModule` / :class:`ActionMaskingPPOModule`: RLlib's default PPO torch
-  module with that distribution; the masking one runs on the ``observations`` part of a
-  ``Dict(observations, action_mask)`` observation and adds ``log(mask)`` to the flat
-  ``[sum(nvec)]`` logits, in exploration, inference and training. :func:`module_spec` picks
-  one from an agent's spaces (usable per module of a multi-agent spec).
+* :class:`RLlibEvolutionEnv`: the env as RLlib builds it, with :class:`EvolutionMetrics`, slim
+  per-step info and, for an action-masked env, the flat ``[observations | mask]`` layout the
+  masking module splits (a ``Dict`` observation costs RLlib's connectors, vector env and
+  episodes a tree walk per step).
 * :func:`build_config`: ``PPOConfig`` for any registered env (``num_env_runners``,
   ``num_envs_per_env_runner``), one torch thread (and one Ray CPU) per env runner by
   default, env-runner fault tolerance (:data:`FAULT_TOLERANCE`); :func:`base_config` is the part
@@ -38,16 +35,20 @@ import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.algorithms.ppo import PPOConfig
-from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.callbacks.callbacks import RLlibCallback
 from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.core.columns import Columns
-from ray.rllib.core.distribution.distribution import Distribution
-from ray.rllib.core.distribution.torch.torch_distribution import TorchDeterministic
-from ray.rllib.core.rl_module.rl_module import RLModule, RLModuleSpec
-from ray.rllib.utils.torch_utils import FLOAT_MIN
+from ray.rllib.core.rl_module.rl_module import RLModule
 
 from agenticrs.policies.base import Policy
+from agenticrs.policies.rllib_modules import (  # noqa: F401  (re-exported: old checkpoints name these here)
+    MASK_TAIL,
+    ActionMaskingPPOModule,
+    MultiDiscretePPOModule,
+    TorchPaddedMultiCategorical,
+    has_mask,
+    module_spec,
+)
 from agenticrs.policies.training import (
     RunLogger,
     TrainResult,
@@ -74,7 +75,10 @@ class RLlibEvolutionEnv(EvolutionMetrics):
     from the ``env_config`` dict (this class pickles by reference onto remote env runners).
 
     Per-step ``info`` is dropped (``slim_info``): RLlib copies every step's info into its
-    episodes, and training reads only the episode-end ``info["evolution"]``.
+    episodes, and training reads only the episode-end ``info["evolution"]``. A
+    ``Dict(observations, action_mask)`` observation becomes one ``Box[n_obs + n_mask]``
+    ``[observations | action_mask]`` (:attr:`mask_tail` = ``n_mask``, 0 for other envs), the
+    layout :class:`ActionMaskingPPOModule` splits with ``model_config[MASK_TAIL]``.
     """
 
     def __init__(self, config: dict[str, Any] | None = None):
@@ -83,137 +87,25 @@ class RLlibEvolutionEnv(EvolutionMetrics):
         cfg = dict(config or {})
         env_id = cfg.pop("env_id", "agenticrs/AutoTrain-v0")
         super().__init__(gym.make(env_id, **cfg), slim_info=True)
+        self.mask_tail = 0
+        space = self.env.observation_space
+        if has_mask(space):
+            obs, mask = space["observations"], space["action_mask"]
+            self.mask_tail = int(mask.shape[0])
+            self.observation_space = gym.spaces.Box(np.concatenate([obs.low, mask.low]).astype(np.float32),
+                                                    np.concatenate([obs.high, mask.high]).astype(np.float32),
+                                                    dtype=np.float32)
 
+    def _flat(self, obs: Any) -> Any:
+        return np.concatenate((obs["observations"], obs["action_mask"])) if self.mask_tail else obs
 
-def _has_mask(space: gym.Space) -> bool:
-    return isinstance(space, gym.spaces.Dict) and {"observations", "action_mask"} <= set(space.spaces)
+    def reset(self, **kwargs: Any):
+        obs, info = super().reset(**kwargs)
+        return self._flat(obs), info
 
-
-class TorchPaddedMultiCategorical(Distribution):
-    """A MultiDiscrete action distribution as ONE torch ``Categorical`` over padded logits.
-
-    RLlib's ``TorchMultiCategorical`` builds one ``Categorical`` per dimension and samples,
-    scores and differentiates them one by one (9 for AutoTrain): a third of a sampling step's
-    time. Here the flat logits ``[..., sum(nvec)]`` are gathered into ``[..., K, max(nvec)]``
-    (padding gets ``FLOAT_MIN``, probability 0), so each operation is one batched kernel.
-    Same distribution (independent categoricals), same flat logits layout.
-    """
-
-    def __init__(self, padded_logits: torch.Tensor):
-        super().__init__()
-        self.padded_logits = padded_logits
-        self._dist = torch.distributions.Categorical(logits=padded_logits, validate_args=False)
-
-    def sample(self) -> torch.Tensor:  # [..., K]
-        return self._dist.sample()
-
-    def rsample(self, sample_shape: Any = ()) -> torch.Tensor:
-        raise NotImplementedError("categorical samples are not reparameterisable")
-
-    def logp(self, value: torch.Tensor) -> torch.Tensor:  # [...]
-        return self._dist.log_prob(value.long()).sum(-1)
-
-    def entropy(self) -> torch.Tensor:  # [...]
-        return self._dist.entropy().sum(-1)
-
-    def kl(self, other: "TorchPaddedMultiCategorical") -> torch.Tensor:  # [...]
-        return torch.distributions.kl_divergence(self._dist, other._dist).sum(-1)
-
-    @staticmethod
-    def required_input_dim(space: gym.Space, **kwargs: Any) -> int:
-        return int(np.sum(space.nvec)) if isinstance(space, gym.spaces.MultiDiscrete) else int(space.n)
-
-    @classmethod
-    def from_logits(cls, logits: torch.Tensor, input_lens: tuple[int, ...] = (), **kwargs: Any
-                    ) -> "TorchPaddedMultiCategorical":
-        index = _pad_index(tuple(int(n) for n in input_lens), logits.device)
-        pad = logits.new_full((*logits.shape[:-1], 1), FLOAT_MIN)
-        return cls(torch.cat([logits, pad], dim=-1)[..., index])
-
-    def to_deterministic(self) -> TorchDeterministic:
-        return TorchDeterministic(loc=torch.argmax(self.padded_logits, dim=-1))
-
-    @classmethod
-    def for_space(cls, space: gym.Space) -> Any:
-        """The partial class RLlib calls ``from_logits(logits)`` on, for a (Multi)Discrete space."""
-        nvec = np.atleast_1d(space.nvec if isinstance(space, gym.spaces.MultiDiscrete) else space.n)
-        return cls.get_partial_dist_cls(input_lens=tuple(int(n) for n in nvec))
-
-
-_PAD_INDEX: dict[tuple[tuple[int, ...], str], torch.Tensor] = {}
-
-
-def _pad_index(lens: tuple[int, ...], device: torch.device) -> torch.Tensor:
-    """``[K, max(lens)]`` positions into ``[sum(lens) + 1]`` flat logits; the padding points at the last one."""
-    key = (lens, str(device))
-    if key not in _PAD_INDEX:
-        width, total = max(lens), sum(lens)
-        index = torch.full((len(lens), width), total, dtype=torch.long)
-        start = 0
-        for k, n in enumerate(lens):
-            index[k, :n] = torch.arange(start, start + n)
-            start += n
-        _PAD_INDEX[key] = index.to(device)
-    return _PAD_INDEX[key]
-
-
-class MultiDiscretePPOModule(DefaultPPOTorchRLModule):
-    """RLlib's default PPO torch RLModule with :class:`TorchPaddedMultiCategorical` for
-    MultiDiscrete actions (same networks and logits; one batched distribution instead of one
-    per dimension). Other action spaces keep RLlib's distributions."""
-
-    def setup(self) -> None:
-        super().setup()
-        if isinstance(self.action_space, gym.spaces.MultiDiscrete):
-            self.action_dist_cls = TorchPaddedMultiCategorical.for_space(self.action_space)
-
-
-class ActionMaskingPPOModule(MultiDiscretePPOModule):
-    """PPO torch RLModule whose action logits are masked by ``obs["action_mask"]``.
-
-    Observation ``Dict(observations=Box[n_obs], action_mask=Box[sum(nvec)])``; the networks
-    see ``observations`` only. Masked logits get ``FLOAT_MIN`` added: probability 0 in every
-    forward pass, so sampling, the PPO ratio and the entropy ignore masked choices. Nothing
-    here assumes one agent: a multi-agent spec can use it per module.
-    """
-
-    def __init__(self, *, observation_space: gym.Space | None = None, **kwargs: Any):
-        if observation_space is None or not _has_mask(observation_space):
-            raise ValueError(f"ActionMaskingPPOModule needs a Dict(observations, action_mask) observation "
-                             f"space (AutoTrain: obs_mode='dict'), got {observation_space}")
-        self._space_with_mask = observation_space
-        super().__init__(observation_space=observation_space["observations"], **kwargs)
-
-    def setup(self) -> None:
-        super().setup()
-        # Networks are built for the inner Box; connectors must see the env's Dict space.
-        self.observation_space = self._space_with_mask
-
-    @staticmethod
-    def _split(batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """``(mask [B, sum(nvec)], batch with obs [B, n_obs])`` without mutating the caller's batch."""
-        obs = batch[Columns.OBS]
-        if isinstance(obs, dict):
-            batch = {**batch, Columns.OBS: obs["observations"], "action_mask": obs["action_mask"]}
-        return batch["action_mask"], batch
-
-    @staticmethod
-    def _masked(out: dict[str, Any], mask: Any) -> dict[str, Any]:
-        out[Columns.ACTION_DIST_INPUTS] = out[Columns.ACTION_DIST_INPUTS] + torch.clamp(torch.log(mask), min=FLOAT_MIN)
-        return out
-
-    def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        mask, batch = self._split(batch)
-        return self._masked(super()._forward(batch, **kwargs), mask)
-
-    def _forward_train(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        mask, batch = self._split(batch)
-        return self._masked(super()._forward_train(batch, **kwargs), mask)
-
-    def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> Any:
-        if embeddings is None:
-            _, batch = self._split(batch)
-        return super().compute_values(batch, embeddings)
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return self._flat(obs), reward, terminated, truncated, info
 
 
 class EvolutionCallback(RLlibCallback):
@@ -235,20 +127,6 @@ def env_config(spec: TrainSpec) -> dict[str, Any]:
     if spec.env_id.startswith("agenticrs/AutoTrain"):
         cfg["obs_mode"] = "dict"  # the masking module's layout
     return cfg
-
-
-def module_spec(observation_space: gym.Space, action_space: gym.Space, hiddens: list[int]) -> RLModuleSpec:
-    """The PPO ``RLModuleSpec`` for one agent's spaces: the masking module for a
-    ``Dict(observations, action_mask)`` observation, the batched MultiDiscrete distribution for
-    a MultiDiscrete action, else RLlib's default. Spaces are not set here, so the same call
-    serves each module of a multi-agent spec (pass ``observation_space``/``action_space`` there)."""
-    if _has_mask(observation_space):
-        cls: Any = ActionMaskingPPOModule
-    elif isinstance(action_space, gym.spaces.MultiDiscrete):
-        cls = MultiDiscretePPOModule
-    else:
-        cls = None
-    return RLModuleSpec(module_class=cls, model_config={"fcnet_hiddens": list(hiddens), "vf_share_layers": False})
 
 
 def _set_torch_threads(threads: int, **_: Any) -> None:
@@ -276,7 +154,7 @@ def build_config(spec: TrainSpec) -> PPOConfig:
     hiddens = list(hp.pop("fcnet_hiddens"))
     cfg = env_config(spec)
     probe = RLlibEvolutionEnv(cfg)  # the spaces decide the module
-    module = module_spec(probe.observation_space, probe.action_space, hiddens)
+    module = module_spec(probe.observation_space, probe.action_space, hiddens, mask_tail=probe.mask_tail)
     probe.close()
     return base_config(spec, RLlibEvolutionEnv, cfg, EvolutionCallback).training(**hp).rl_module(rl_module_spec=module)
 
@@ -498,6 +376,8 @@ class RLlibPolicy(Policy):
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: Any) -> np.ndarray:
+        if isinstance(obs, dict) and not isinstance(self.module.observation_space, gym.spaces.Dict):
+            obs = np.concatenate((obs["observations"], obs["action_mask"]))  # the flat layout of training
         if isinstance(obs, dict):
             batch_obs: Any = {k: torch.as_tensor(np.asarray(v, dtype=np.float32))[None] for k, v in obs.items()}
         else:
