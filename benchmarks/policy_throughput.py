@@ -4,13 +4,16 @@ registered single-agent table env and on ``CartPole-v1`` with the same settings 
 RLlib: PPO built by :func:`agenticrs.policies.rllib_adapter.build_config` (the package's module,
 distribution, callbacks, one torch thread per process), ``algo.train()`` iterations of
 ``--batch`` env steps; the rate is steps / wall time of an iteration (sampling + learning; the
-first iteration is warm-up and excluded), median over ``--iterations``; ``sampling`` is the env
-runners' sampling alone. SB3: PPO (``sb3_adapter.DEFAULTS``), ``model.learn`` of
-``--sb3-steps`` after a warm-up rollout. ``ratio_to_cartpole`` divides each env's rate by
-CartPole's at the same framework and runner count, measured in the same run with the envs'
-iterations interleaved (the load of a shared machine moves all of them alike). Our envs use their shipped tables.
+first iteration is warm-up and excluded), median over ``--iterations`` (every iteration's rate is
+kept in ``iteration_steps_per_s``). SB3: PPO (``sb3_adapter.DEFAULTS``), ``model.learn`` of
+``--sb3-steps`` after a warm-up rollout. ``ratio_to_cartpole`` divides each env's median rate by
+CartPole's at the same framework, runner count and envs per runner, measured in the same run with
+the envs' iterations interleaved (the load of a shared machine moves all of them alike);
+``paired_ratio_to_cartpole`` is the median over rounds of the ratio to CartPole's iteration of the
+same round (robust to load that changes between rounds). Our envs use their shipped tables.
 
     python -m agenticrs.benchmarks.policy_throughput [--envs autotrain,cartpole] [--runners 0,1,2]
+        [--envs-per-runner 1,4]
 """
 
 from __future__ import annotations
@@ -51,7 +54,6 @@ def measure_rllib(names: list[str], runners: int, iterations: int, batch: int,
     A, B, ...), so a change of the machine's load hits every env alike."""
     algos = {n: build_rllib(*ENVS[n], runners, batch, envs_per_runner) for n in names}
     rates: dict[str, list[float]] = {n: [] for n in names}
-    sampling: dict[str, list[float]] = {n: [] for n in names}
     loads: list[float] = []
     try:
         for i in range(iterations + 1):
@@ -59,19 +61,18 @@ def measure_rllib(names: list[str], runners: int, iterations: int, batch: int,
                 t0 = time.perf_counter()
                 result = algo.train()
                 dt = time.perf_counter() - t0
-                steps = result["env_runners"]["num_env_steps_sampled"]
-                if i:  # the first iteration builds and warms caches
-                    rates[name].append(steps / dt)
-                    sample_t = result.get("timers", {}).get("env_runner_sampling_timer")
-                    if sample_t:
-                        sampling[name].append(steps / sample_t)
+                if i:  # the first iteration builds and warms caches (RLlib's own timers keep it: not used)
+                    rates[name].append(result["env_runners"]["num_env_steps_sampled"] / dt)
             loads.append(os.getloadavg()[0])
     finally:
         for algo in algos.values():
             algo.stop()
+    ref = rates.get("cartpole")
     return [{"env": n, "env_id": ENVS[n][0], "framework": "rllib", "env_runners": runners,
              "envs_per_runner": envs_per_runner, "steps_per_s": round(statistics.median(rates[n]), 1),
-             "sampling_steps_per_s": round(statistics.median(sampling[n]), 1) if sampling[n] else None,
+             "iteration_steps_per_s": [round(r, 1) for r in rates[n]],
+             "paired_ratio_to_cartpole": round(statistics.median(a / b for a, b in zip(rates[n], ref)), 2)
+             if ref else None,
              "load_average_1m": round(statistics.mean(loads), 2)} for n in names]
 
 
@@ -92,16 +93,19 @@ def measure_sb3(env_id: str, env_kwargs: dict[str, Any], steps: int) -> dict[str
         t0 = time.perf_counter()
         model.learn(steps, reset_num_timesteps=False)
         return {"framework": "sb3", "env_runners": 0, "envs_per_runner": 1,
-                "steps_per_s": round(steps / (time.perf_counter() - t0), 1), "sampling_steps_per_s": None}
+                "steps_per_s": round(steps / (time.perf_counter() - t0), 1)}
     finally:
         venv.close()
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Adds ``ratio_to_cartpole`` (steps/s over CartPole's at the same framework and runners)."""
-    ref = {(r["framework"], r["env_runners"]): r["steps_per_s"] for r in rows if r["env"] == "cartpole"}
+    """Adds ``ratio_to_cartpole`` (steps/s over CartPole's at the same framework, runners and envs per runner)."""
+    def key(r: dict[str, Any]) -> tuple[str, int, int]:
+        return r["framework"], r["env_runners"], r["envs_per_runner"]
+
+    ref = {key(r): r["steps_per_s"] for r in rows if r["env"] == "cartpole"}
     for r in rows:
-        base = ref.get((r["framework"], r["env_runners"]))
+        base = ref.get(key(r))
         r["ratio_to_cartpole"] = round(r["steps_per_s"] / base, 2) if base else None
     return rows
 
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--runners", default="0,1,2", help="comma-separated RLlib env runner counts")
     ap.add_argument("--iterations", type=int, default=3, help="measured RLlib iterations (after one warm-up)")
     ap.add_argument("--batch", type=int, default=500, help="RLlib train_batch_size_per_learner")
-    ap.add_argument("--envs-per-runner", type=int, default=1)
+    ap.add_argument("--envs-per-runner", default="1", help="comma-separated num_envs_per_env_runner values")
     ap.add_argument("--sb3-steps", type=int, default=512, help="SB3 env steps measured (0: skip SB3)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "policy_throughput.json"))
     args = ap.parse_args(argv)
@@ -128,15 +132,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "cartpole" not in names:
         names.append("cartpole")  # the reference of every ratio
     counts = [int(r) for r in args.runners.split(",")]
+    vector = [int(v) for v in args.envs_per_runner.split(",")]
     load = os.getloadavg()
     # Logical CPUs for every env's runners at once (they are interleaved, never all busy).
     init_ray(num_cpus=max(2, len(names) * max(counts) + 1))
     rows: list[dict[str, Any]] = []
     try:
-        for runners in counts:
-            for row in measure_rllib(names, runners, args.iterations, args.batch, args.envs_per_runner):
-                rows.append(row)
-                print(f"rllib {runners} runners {row['env']:12s} {row['steps_per_s']:8,.0f} steps/s", flush=True)
+        for envs in vector:
+            for runners in counts:
+                for row in measure_rllib(names, runners, args.iterations, args.batch, envs):
+                    rows.append(row)
+                    print(f"rllib {runners} runners x {envs} envs {row['env']:12s} {row['steps_per_s']:8,.0f} steps/s",
+                          flush=True)
     finally:
         ray.shutdown()
     if args.sb3_steps:
@@ -150,8 +157,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
            "results": rows}
     write_json_atomic(args.out, out)
     for r in rows:
-        print(f"{r['framework']:5s} {r['env_runners']} runners  {r['env']:12s} {r['steps_per_s']:8,.0f} steps/s  "
-              f"x{r['ratio_to_cartpole'] if r['ratio_to_cartpole'] is not None else float('nan'):.2f} CartPole")
+        ratio, paired = r["ratio_to_cartpole"], r.get("paired_ratio_to_cartpole")
+        print(f"{r['framework']:5s} {r['env_runners']} runners x {r['envs_per_runner']} envs  {r['env']:12s} "
+              f"{r['steps_per_s']:8,.0f} steps/s  x{ratio if ratio is not None else float('nan'):.2f} CartPole"
+              + (f" (paired x{paired:.2f})" if paired is not None else ""))
     print(f"load average {load[0]:.1f} -> {out['load_average_after'][0]:.1f}; written to {args.out}")
     return out
 
