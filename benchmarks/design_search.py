@@ -18,7 +18,8 @@ summary reads smaller budgets (``--at``) as prefixes of each search and pairs ev
 Results are written after every search (``--resume`` adds searches to an existing file and skips
 those it holds), to ``results/design/design_search.{json,md,png}``. Within one process a program
 already trained on the same task with the same seed (random and evolution share their random
-initial draws) is not trained again: its recorded result, seconds included, is reused.
+initial draws) is not trained again: its recorded result, seconds included, is reused. Searches
+number ``s`` of task ``i`` (``list(TASKS)``) run with seed ``s + 1000 i`` (:func:`search_seed`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ TASKS = {
 about 1-3 s per program at 2 epochs on one thread."""
 PROPOSERS = ("random", "evolution", "llm", "llm-mutation")
 LLM_PROPOSERS = ("llm", "llm-mutation")
+
+
+def search_seed(task: str, seed: int) -> int:
+    """The proposers' and the training seed of a task's searches number ``seed``: the same for every
+    proposer on that task (the pairing), different across tasks (else seed ``s`` draws the same random
+    programs on every task and the tasks' comparisons are not independent)."""
+    return seed + 1000 * list(TASKS).index(task)
 
 
 def describe(name: str, dataset: Any) -> str:
@@ -426,11 +434,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 datasets[task] = load_dataset(TASKS[task])
             refs = results["reference"].setdefault(task, [])
             if seed not in {r["seed"] for r in refs}:
-                refs.append(reference(datasets[task], seed, args.epochs))
+                refs.append({**reference(datasets[task], search_seed(task, seed), args.epochs), "seed": seed,
+                             "search_seed": search_seed(task, seed)})
             for name in proposers:
                 if (task, name, seed) in done:
                     continue
-                run = run_search(task, TASKS[task], datasets[task], name, seed, args.trials, args, memo, model)
+                run = run_search(task, TASKS[task], datasets[task], name, search_seed(task, seed), args.trials, args,
+                                 memo, model)
+                run.update(seed=seed, search_seed=search_seed(task, seed))
                 results["runs"] = [r for r in results["runs"] if (r["task"], r["proposer"], r["seed"]) != (task, name, seed)]
                 results["runs"].append(run)
                 invocation.update(seconds=time.perf_counter() - start, load_end=list(os.getloadavg()))
