@@ -42,9 +42,9 @@ _PAD: dict[tuple[tuple[int, ...], str], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 def _pad_index(lens: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(index [K, W], valid [K, W])`` with ``W = max(lens)``: positions of each dimension's
-    choices in the flat ``[sum(lens)]`` logits (padding points at a valid position and is
-    replaced through ``valid``)."""
+    """``(index [K * W], valid [K, W])`` with ``W = max(lens)``: positions of each dimension's
+    choices in the flat ``[sum(lens)]`` logits, row by row (padding points at a valid position
+    and is replaced through ``valid``)."""
     key = (lens, str(device))
     if key not in _PAD:
         index = torch.zeros((len(lens), max(lens)), dtype=torch.long)
@@ -54,15 +54,16 @@ def _pad_index(lens: tuple[int, ...], device: torch.device) -> tuple[torch.Tenso
             index[k, :n] = torch.arange(start, start + n)
             valid[k, :n] = True
             start += n
-        _PAD[key] = (index.to(device), valid.to(device))
+        _PAD[key] = (index.reshape(-1).to(device), valid.to(device))
     return _PAD[key]
 
 
 def pad_logits(logits: torch.Tensor, lens: tuple[int, ...]) -> torch.Tensor:
     """Flat logits ``[..., sum(lens)]`` -> ``[..., K, max(lens)]``; padding gets ``FLOAT_MIN``
-    (probability 0, and finite, so no ``0 * inf`` in entropy or KL)."""
+    (probability 0, and finite, so no ``0 * inf`` in entropy or KL). ``index_select`` (backward:
+    ``index_add``) is half the forward time of advanced indexing on a minibatch."""
     index, valid = _pad_index(lens, logits.device)
-    return torch.where(valid, logits[..., index], FLOAT_MIN)
+    return torch.where(valid, logits.index_select(-1, index).view(*logits.shape[:-1], *valid.shape), FLOAT_MIN)
 
 
 def sample_padded(padded: torch.Tensor) -> torch.Tensor:
