@@ -51,25 +51,23 @@ REPORT_AT = (5, 10, 25)
 def make_policy(name: str, checkpoint: str | None = None) -> Policy:
     """A search baseline by name, ``shipped[-det]`` (the PPO policy shipped with the package, see
     :func:`agenticrs.policies.autotune.shipped_checkpoint`), or ``ppo`` (any name starting with
-    it) from ``checkpoint``."""
+    it) from ``checkpoint``; trained policies are wrapped in
+    :class:`~agenticrs.policies.no_repeats.NoRepeats` (no configuration tried twice)."""
     from agenticrs.policies.search import list_searchers, make_searcher
 
-    if name in ("shipped", "shipped-det"):
+    if name in ("shipped", "shipped-det") or name.startswith("ppo"):
         from agenticrs.policies.autotune import shipped_checkpoint
+        from agenticrs.policies.no_repeats import NoRepeats
         from agenticrs.policies.training import load_policy
 
-        policy = load_policy(str(shipped_checkpoint()), deterministic=name.endswith("-det"))
-        policy.name = name  # type: ignore[misc]
-        return policy
-
-    if name.startswith("ppo"):
-        if not checkpoint:
+        if name.startswith("ppo") and not checkpoint:
             raise ValueError(f"policy {name!r} needs --checkpoint (a run folder of `agenticrs train`)")
-        from agenticrs.policies.training import load_policy
-
-        policy = load_policy(checkpoint, deterministic=name.endswith("-det"))
+        path = str(shipped_checkpoint()) if name.startswith("shipped") else str(checkpoint)
+        policy = load_policy(path, deterministic=name.endswith("-det"))
         policy.name = name  # type: ignore[misc]
-        return policy
+        # Like every searcher (and like `autotune`), a trained policy never spends a trial on a configuration
+        # it already tried: repeats are resampled from its distribution, then drawn uniformly among the untried.
+        return NoRepeats(policy)
     if name not in list_searchers():
         raise ValueError(f"unknown policy {name!r}; choose shipped[-det], ppo[-det] or one of {list_searchers()}")
     return make_searcher(name)

@@ -17,7 +17,8 @@ the run's journal:
   env's observation after each result, so it proposes one trial at a time.
 * **Never the same configuration twice**: searchers through the shared ask/tell layer; a
   PPO proposal that repeats a finished configuration is resampled from the policy, then
-  replaced by a random unseen one.
+  replaced by a random unseen one (:class:`~agenticrs.policies.no_repeats.NoRepeats`, which
+  ``bench evolution`` applies to trained policies too).
 
 At the end: a leaderboard (configuration, validation and test metric, cost), the best
 configuration retrained once to save its checkpoint (``best_model.pt``), ``report.json`` and
@@ -43,6 +44,7 @@ import numpy as np
 
 from agenticrs.envs.core import Task, TrialConfig, TrialResult
 from agenticrs.envs.spaces import SPACES, AutoTrainSpace
+from agenticrs.policies.no_repeats import NoRepeats
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 """Package data: the shipped policy checkpoint (``autotrain_v0_ppo/``) and its training record."""
@@ -271,7 +273,7 @@ class Autotune:
         except Exception as e:  # noqa: BLE001 - an unreadable checkpoint is one line
             raise AutotuneError(f"cannot load the policy checkpoint {path}: {type(e).__name__}: {e}") from None
         self._check_policy_space(policy, path)
-        return policy
+        return NoRepeats(policy)
 
     def _check_policy_space(self, policy: Any, path: Path) -> None:
         inner = getattr(policy, "model", None) or getattr(policy, "module", None) or policy
@@ -311,16 +313,13 @@ class Autotune:
         backend = _JournalBackend(live, journal)
         env = gym.make("agenticrs/AutoTrain-v0", backend=backend, max_trials=self.spec.budget,
                        space=self.spec.space, obs_mode=policy.obs_mode, disable_env_checker=True)
-        rng = np.random.default_rng(self.spec.seed)
         try:
             obs, _ = env.reset(seed=self.spec.seed, options={"task": task})
             policy.begin(env, self.spec.seed)
-            tried: set[int] = set()
             replay = [self.space.encode(r.config, r.fidelity) for r in finished]
             done = False
-            while not done:
-                action = replay.pop(0) if replay else self._unseen_action(policy, obs, tried, rng)
-                tried.add(self.space.pair_id(action))
+            while not done:  # observe() tells NoRepeats every trial, replayed ones included
+                action = replay.pop(0) if replay else policy.act(obs)
                 obs, reward, terminated, truncated, info = env.step(action)
                 done = terminated or truncated
                 policy.observe(action, obs, float(reward), info)
@@ -328,28 +327,6 @@ class Autotune:
         finally:
             env.close()
             getattr(live, "close", lambda: None)()
-
-    def _unseen_action(self, policy: Any, obs: Any, tried: set[int], rng: np.random.Generator) -> np.ndarray:
-        """The policy's action, resampled (stochastically) while it repeats a tried configuration."""
-        action = np.asarray(policy.act(obs), dtype=np.int64)
-        canonical = self.space.encode(*self.space.decode(action))
-        stochastic = hasattr(policy, "deterministic")  # SB3 / RLlib checkpoint policies can sample instead
-        for _ in range(16):
-            if self.space.pair_id(canonical) not in tried or not stochastic:
-                break
-            mode, policy.deterministic = policy.deterministic, False
-            try:
-                canonical = self.space.encode(*self.space.decode(np.asarray(policy.act(obs), dtype=np.int64)))
-            finally:
-                policy.deterministic = mode
-        if self.space.pair_id(canonical) not in tried:
-            return canonical
-        full = self.space.fidelities[0]
-        unseen = [i for i, (_, f) in enumerate(self.space.enumerate()) if f == full and i not in tried]
-        if not unseen:
-            return canonical
-        cfg, fid = self.space.enumerate()[int(unseen[int(rng.integers(len(unseen)))])]
-        return self.space.encode(cfg, fid)
 
     # ------------------------------------------------------------------ the end
     def _report(self, task: Task, stats: dict[str, int], store: Any) -> dict[str, Any]:
