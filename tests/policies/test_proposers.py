@@ -89,14 +89,14 @@ def test_evolution_uses_mutation_and_crossover_and_improves_on_random():
     task = DesignTask("toy", fixed={"epochs": 2})  # no n_items: no parameter count per candidate (faster)
     for name in ("random", "evolution"):
         best = []
-        for seed in range(3):
-            trace = run_pipeline(make_proposer(name), FunctionEvaluator(score), task, PipelineConfig(8, 3, 3),
+        for seed in range(10):  # 3 seeds of 24 programs were a coin flip (20 seeds: 0.152-0.161 vs 0.147)
+            trace = run_pipeline(make_proposer(name), FunctionEvaluator(score), task, PipelineConfig(10, 3, 3),
                                  seed=seed)
             best.append(trace.best_valid)
         results[name] = np.mean(best)
         if name == "evolution":
             assert {"mutation", "crossover"} <= set(trace.stats["sources"])
-    assert results["evolution"] >= results["random"] - 0.01  # a toy objective, not a benchmark
+    assert results["evolution"] > results["random"]  # a toy objective, not a benchmark
 
 
 def test_llm_proposer_with_standin_reads_history_and_records_calls(tmp_path):

@@ -268,7 +268,7 @@ def test_mutate_and_crossover_give_valid_new_programs():
 
 def test_mutate_balances_sections_and_honours_exclude():
     """Section balance: a uniform draw over the 72 operators edits the block stack in ~40% of
-    mutations and the loss in 8%; balanced, each of the six sections gets ~1/6."""
+    mutations and the loss in 6%; balanced, each of the six sections gets ~1/6."""
     from agenticrs.recsys.design.grammar import OPERATORS, SECTIONS
 
     assert {o.section for o in OPERATORS} == set(SECTIONS)
@@ -276,12 +276,12 @@ def test_mutate_balances_sections_and_honours_exclude():
 
     def share(balance: str, field: str) -> float:
         rng = np.random.default_rng(0)
-        kids = [(p, mutate(p, rng, balance=balance)) for p in parents for _ in range(12)]
+        kids = [(p, mutate(p, rng, balance=balance)) for p in parents for _ in range(8)]
         return float(np.mean([getattr(c, field) != getattr(p, field) for p, c in kids]))
 
-    # 432 mutations each; measured: blocks 0.39 -> 0.23, loss 0.08 -> 0.16 (shares of children that differ there)
-    assert share("operator", "blocks") > 0.33 and share("section", "blocks") < 0.28
-    assert share("operator", "loss") < 0.11 and share("section", "loss") > 0.13
+    # 288 mutations each; measured (432): blocks 0.44 -> 0.21, loss 0.06 -> 0.14 (shares of children that differ there)
+    assert share("section", "blocks") < 0.6 * share("operator", "blocks")
+    assert share("section", "loss") > 1.5 * share("operator", "loss")
     assert 0.1 < share("section", "train") < 0.25
     rng = np.random.default_rng(1)
     train_ops = [o.name for o in OPERATORS if o.section == "train"]
