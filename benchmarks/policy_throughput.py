@@ -10,7 +10,10 @@ kept in ``iteration_steps_per_s``). SB3: PPO (``sb3_adapter.DEFAULTS``), ``model
 CartPole's at the same framework, runner count and envs per runner, measured in the same run with
 the envs' iterations interleaved (the load of a shared machine moves all of them alike);
 ``paired_ratio_to_cartpole`` is the median over rounds of the ratio to CartPole's iteration of the
-same round (robust to load that changes between rounds). Our envs use their shipped tables.
+same round (robust to load that changes between rounds). ``cpu_steps_per_s`` divides the steps by
+the CPU seconds the iteration took in this thread (the learner; the env runner too with 0 runners)
+and in the remote env runners' processes, so it and ``cpu_ratio_to_cartpole`` are nearly free of
+the machine's load (Ray's own background threads are left out). Our envs use their shipped tables.
 
     python -m agenticrs.benchmarks.policy_throughput [--envs autotrain,cartpole] [--runners 0,1,2]
         [--envs-per-runner 1,4]
@@ -48,32 +51,56 @@ def build_rllib(env_id: str, env_kwargs: dict[str, Any], runners: int, batch: in
     return build_config(spec).build_algo()
 
 
+def _runner_cpu(env_runner: Any) -> float:
+    return time.process_time()
+
+
+def cpu_seconds(algo: Any, runners: int) -> float:
+    """CPU seconds so far of this thread (the learner, and the env runner when there are 0) plus
+    every remote env runner's process."""
+    if not runners:
+        return time.thread_time()
+    return time.thread_time() + sum(algo.env_runner_group.foreach_env_runner(_runner_cpu, local_env_runner=False))
+
+
 def measure_rllib(names: list[str], runners: int, iterations: int, batch: int,
                   envs_per_runner: int) -> list[dict[str, Any]]:
     """Every env's algorithm is built first, then their iterations are interleaved (env A, B, ...,
     A, B, ...), so a change of the machine's load hits every env alike."""
     algos = {n: build_rllib(*ENVS[n], runners, batch, envs_per_runner) for n in names}
     rates: dict[str, list[float]] = {n: [] for n in names}
+    cpu_rates: dict[str, list[float]] = {n: [] for n in names}
     loads: list[float] = []
     try:
         for i in range(iterations + 1):
             for name, algo in algos.items():
+                c0 = cpu_seconds(algo, runners)
                 t0 = time.perf_counter()
                 result = algo.train()
                 dt = time.perf_counter() - t0
+                busy = cpu_seconds(algo, runners) - c0
                 if i:  # the first iteration builds and warms caches (RLlib's own timers keep it: not used)
-                    rates[name].append(result["env_runners"]["num_env_steps_sampled"] / dt)
+                    steps = result["env_runners"]["num_env_steps_sampled"]
+                    rates[name].append(steps / dt)
+                    cpu_rates[name].append(steps / max(busy, 1e-9))
             loads.append(os.getloadavg()[0])
     finally:
         for algo in algos.values():
             algo.stop()
-    ref = rates.get("cartpole")
+    ref, cpu_ref = rates.get("cartpole"), cpu_rates.get("cartpole")
+
+    def cpu(n: str) -> dict[str, Any]:
+        if not cpu_ref:
+            return {}
+        med = statistics.median(cpu_rates[n])
+        return {"cpu_steps_per_s": round(med, 1), "cpu_ratio_to_cartpole": round(med / statistics.median(cpu_ref), 2)}
+
     return [{"env": n, "env_id": ENVS[n][0], "framework": "rllib", "env_runners": runners,
              "envs_per_runner": envs_per_runner, "steps_per_s": round(statistics.median(rates[n]), 1),
              "iteration_steps_per_s": [round(r, 1) for r in rates[n]],
              "paired_ratio_to_cartpole": round(statistics.median(a / b for a, b in zip(rates[n], ref)), 2)
              if ref else None,
-             "load_average_1m": round(statistics.mean(loads), 2)} for n in names]
+             "load_average_1m": round(statistics.mean(loads), 2), **cpu(n)} for n in names]
 
 
 def measure_sb3(env_id: str, env_kwargs: dict[str, Any], steps: int) -> dict[str, Any]:
@@ -160,7 +187,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ratio, paired = r["ratio_to_cartpole"], r.get("paired_ratio_to_cartpole")
         print(f"{r['framework']:5s} {r['env_runners']} runners x {r['envs_per_runner']} envs  {r['env']:12s} "
               f"{r['steps_per_s']:8,.0f} steps/s  x{ratio if ratio is not None else float('nan'):.2f} CartPole"
-              + (f" (paired x{paired:.2f})" if paired is not None else ""))
+              + (f" (paired x{paired:.2f})" if paired is not None else "")
+              + (f" (CPU time x{r['cpu_ratio_to_cartpole']:.2f})" if "cpu_ratio_to_cartpole" in r else ""))
     print(f"load average {load[0]:.1f} -> {out['load_average_after'][0]:.1f}; written to {args.out}")
     return out
 

@@ -45,6 +45,7 @@ from agenticrs.policies.rllib_modules import (  # noqa: F401  (re-exported: old 
     MASK_TAIL,
     ActionMaskingPPOModule,
     MultiDiscretePPOModule,
+    PPOModule,
     TorchPaddedMultiCategorical,
     has_mask,
     module_spec,

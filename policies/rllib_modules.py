@@ -3,7 +3,9 @@
 * :class:`TorchPaddedMultiCategorical`: a MultiDiscrete action distribution over padded logits
   ``[..., K, max(nvec)]`` with one batched kernel per operation (RLlib's own builds one
   ``Categorical`` per dimension: a third of a sampling step on AutoTrain).
-* :class:`MultiDiscretePPOModule`: RLlib's default PPO torch module with that distribution; its
+* :class:`PPOModule`: RLlib's default PPO torch module without the per-step mode switches (RLlib
+  wraps every env step's forward in ``eval()`` ... ``train()``, each a walk over all submodules).
+* :class:`MultiDiscretePPOModule`: :class:`PPOModule` with that distribution; its
   exploration forward also samples the action and its log-probability in the module (Gumbel-max
   on the padded logits), so RLlib's ``GetActions`` connector builds no distribution object per
   env step (it early-outs when ``actions`` are present).
@@ -137,9 +139,33 @@ def _lens(space: gym.Space) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------- modules
-class MultiDiscretePPOModule(DefaultPPOTorchRLModule):
-    """RLlib's default PPO torch RLModule with :class:`TorchPaddedMultiCategorical` for
-    MultiDiscrete actions (same networks and logits).
+class PPOModule(DefaultPPOTorchRLModule):
+    """RLlib's default PPO torch RLModule (same networks, distributions and outputs) that skips
+    mode switches which change nothing.
+
+    RLlib's ``forward_exploration`` / ``forward_inference`` call ``eval()`` before and ``train()``
+    after every env step's forward, and ``forward_train`` calls ``train()``: each walks every
+    submodule (24) through ``nn.Module.__setattr__``, about 60 us, a sixth of a sampling step.
+    This module starts in eval mode (its MLPs have no dropout or batch norm, so the mode changes
+    no number) and :meth:`train` returns at once when every submodule already is in the
+    requested mode: an env runner's module never switches, a learner's switches once.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        self._submodules = tuple(self.modules())  # the tree is complete after setup
+        self.eval()
+
+    def train(self, mode: bool = True) -> "PPOModule":
+        submodules = self.__dict__.get("_submodules")
+        if submodules is not None and all(m.training == mode for m in submodules):
+            return self
+        return super().train(mode)
+
+
+class MultiDiscretePPOModule(PPOModule):
+    """:class:`PPOModule` with :class:`TorchPaddedMultiCategorical` for MultiDiscrete actions
+    (same networks and logits).
 
     Exploration samples inside the module: ``_forward_exploration`` returns ``actions [B, K]``
     and ``action_logp [B]`` beside ``action_dist_inputs [B, sum(nvec)]``, so RLlib's
@@ -238,5 +264,5 @@ def module_spec(observation_space: gym.Space, action_space: gym.Space, hiddens: 
     elif isinstance(action_space, gym.spaces.MultiDiscrete):
         cls = MultiDiscretePPOModule
     else:
-        cls = None
+        cls = PPOModule
     return RLModuleSpec(module_class=cls, model_config=config)

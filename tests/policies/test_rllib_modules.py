@@ -16,6 +16,7 @@ from agenticrs.policies.rllib_modules import (  # noqa: E402
     MASK_TAIL,
     ActionMaskingPPOModule,
     MultiDiscretePPOModule,
+    PPOModule,
     TorchPaddedMultiCategorical,
     module_spec,
 )
@@ -92,7 +93,7 @@ def test_module_spec_picks_by_spaces_and_bad_spaces_fail_in_one_line():
     spec = module_spec(FLAT, ACTION, [8], mask_tail=sum(NVEC))
     assert spec.module_class is ActionMaskingPPOModule and spec.model_config[MASK_TAIL] == sum(NVEC)
     assert module_spec(OBS, ACTION, [8]).module_class is MultiDiscretePPOModule
-    assert module_spec(OBS, gym.spaces.Discrete(3), [8]).module_class is None
+    assert module_spec(OBS, gym.spaces.Discrete(3), [8]).module_class is PPOModule
     with pytest.raises(ValueError, match="action_mask"):
         ActionMaskingPPOModule(observation_space=FLAT, action_space=ACTION, model_config=dict(CONFIG))
 
@@ -125,3 +126,17 @@ def test_rllib_env_has_the_flat_mask_layout_and_the_policy_reads_both(table_kwar
     one["action_mask"][0] = 0.0
     a = RLlibPolicy(as_dict, deterministic=True).act(one)
     assert a[0] != 0 and (a == RLlibPolicy(flat, deterministic=True).act(one)).all()
+
+
+def test_modules_switch_mode_only_when_a_submodule_is_in_the_other_mode():
+    module = PPOModule(observation_space=OBS, action_space=gym.spaces.Discrete(3), model_config=dict(CONFIG))
+    subs = list(module.modules())
+    assert len(subs) > 3 and not any(m.training for m in subs)  # starts in eval mode
+    module.forward_exploration({Columns.OBS: torch.rand(2, N_OBS)})
+    assert not any(m.training for m in subs)  # RLlib's eval() ... train() wrapper left it as it was
+    module.forward_train({Columns.OBS: torch.rand(2, N_OBS)})
+    assert all(m.training for m in subs)
+    subs[-1].eval()  # one submodule differs: the next switch walks the tree again
+    assert module.train() is module and all(m.training for m in subs)
+    module.eval()
+    assert not any(m.training for m in subs)
