@@ -9,8 +9,9 @@ the run's journal:
   epochs: :func:`run_key`). Started again after Ctrl-C, a crash or ``kill -9``, it reads the
   trials it already finished from the journal, counts them against the budget, shows them
   to the policy, and never trains them again.
-* **Policies.** ``shipped`` (the PPO policy trained on the embedded suite and shipped with
-  the package, :func:`shipped_checkpoint`), a checkpoint folder of ``agenticrs train``, or a
+* **Policies.** ``shipped`` (the PPO policy shipped with the package, :func:`shipped_checkpoint`;
+  trained on the ``synthetic+amazon`` suite's train tasks: synthetic and Beauty, see its
+  ``training.json``), a checkpoint folder of ``agenticrs train``, or a
   search baseline (``tpe``, ``random``, ``best-default-order``, ``evolution``...). Search
   baselines run ``workers`` trials in parallel (the ask/tell layer keeps pending
   configurations out of new proposals; TPE uses the constant liar); a PPO policy acts on the
