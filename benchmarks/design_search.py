@@ -325,6 +325,48 @@ def summarise(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def method_markdown(program: Any, title: str, note: str, baseline: str = "sasrec_ce") -> str:
+    """``program`` as a method description for ``agenticrs paper-autotrain`` (``benchmarks/methods``
+    form): ``block`` lines for its block list and ``set`` lines for every other field that differs
+    from ``baseline`` (``train.epochs`` left to paper-autotrain's equal-budget ``--epochs``)."""
+    from agenticrs.policies.paper_autotrain import _block_text
+    from agenticrs.recsys.design import LIBRARY, to_dict
+
+    base, mine = to_dict(LIBRARY[baseline]), to_dict(program)
+    sets = [f"{k}={json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v}"
+            for k, v in mine.items() if k not in ("name", "blocks") and not isinstance(v, dict) and v != base[k]]
+    for section, fields in mine.items():
+        if isinstance(fields, dict) and section != "blocks":
+            for k, v in fields.items():
+                if v != base[section][k] and (section, k) != ("train", "epochs"):
+                    value = str(v).lower() if isinstance(v, bool) else json.dumps(v) if isinstance(v, str) else v
+                    sets.append(f"{section}.{k}={value}")
+    body = [f"# {title}", "", note, "", "```agenticrs-method"]
+    body += [f"block {_block_text(b)}" for b in program.blocks]
+    body += [f"set {x}" for x in sets]
+    return "\n".join(body + ["```", ""])
+
+
+def export_best(results: dict[str, Any], task: str, path: Path, source: Path) -> None:
+    """Write the best program found on ``task`` (by validation NDCG@10) as a method file."""
+    from agenticrs.recsys.design import parse
+
+    runs = [r for r in results["runs"] if r["task"] == task and r["best_program_text"]]
+    if not runs:
+        raise SystemExit(f"no search on task {task!r} in {source}")
+    best = max(runs, key=lambda r: r["rows"][-1]["best_valid"])
+    row = max((x for x in best["rows"] if x["status"] == "ok"), key=lambda x: x["valid"])
+    note = (f"The best program a design search found on `{task}` ({results['settings']['task_uris'][task]}, "
+            f"{results['settings']['epochs']} epochs per program): the {best['proposer']} search with seed "
+            f"{best['seed']}, program {row['trial']} of {len(best['rows'])} (written by {row['source']}), validation "
+            f"NDCG@10 {row['valid']:.4f}, test {row['test']:.4f}. Source: `{source}` "
+            f"(`benchmarks/design_search.py --export-best`).")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, method_markdown(parse(best["best_program_text"]), f"Design search: best program on {task}",
+                                            note))
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -384,7 +426,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="add to the results in --out (same epochs and round size), skipping searches already there")
     p.add_argument("--summarise", default=None, metavar="JSON",
                    help="only rewrite the markdown summary (and plot) of a run's JSON")
+    p.add_argument("--export-best", nargs=2, metavar=("TASK", "METHOD_MD"), default=None,
+                   help="write the best program found on TASK (in --summarise JSON, else --out's) as a method "
+                        "description for `agenticrs paper-autotrain` and stop")
     args = p.parse_args(argv)
+    if args.export_best:
+        source = Path(args.summarise) if args.summarise else Path(args.out) / "design_search.json"
+        export_best(json.loads(source.read_text()), args.export_best[0], Path(args.export_best[1]), source)
+        return 0
     if args.summarise:
         results = json.loads(Path(args.summarise).read_text())
         write_text_atomic(Path(args.summarise).with_suffix(".md"), summarise(results))

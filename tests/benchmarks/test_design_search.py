@@ -88,3 +88,20 @@ def test_a_program_trained_twice_in_one_process_is_reused():
     assert a is b and Backend.calls == 1 and second.reused == 1 and b.cost["seconds"] == 3.0  # charged again
     second(p, 1.0, 1)  # another training seed: trained
     assert Backend.calls == 2
+
+
+def test_best_program_exported_as_a_method_translates_back_to_itself():
+    import dataclasses
+
+    from agenticrs.policies.paper_autotrain import parse_method, translate_rules
+    from agenticrs.recsys.design import LIBRARY, canonical_json, parse
+
+    p = parse("program dim=128 max_len=20 init=normal\ninputs position=false time_gap=true fusion=concat\n"
+              "block conv kernel=2\nblock mlp\nblock attention heads=2\nreadout bias=true head=mlp\n"
+              "loss kind=sampled_softmax negatives=16\ntrain optimizer=adamw lr=0.003 epochs=2 augment_mask=0.1")
+    md = ds.method_markdown(p, "Best", "note")
+    assert md.startswith("# Best\n\nnote\n\n```agenticrs-method\nblock conv kernel=2\n")
+    t = translate_rules(parse_method(md), LIBRARY["sasrec_ce"], n_items=300)
+    assert not t.untranslatable
+    back = dataclasses.replace(t.program, train=dataclasses.replace(t.program.train, epochs=2))
+    assert canonical_json(back) == canonical_json(p)  # epochs: paper-autotrain's equal budget decides
