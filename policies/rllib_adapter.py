@@ -76,7 +76,8 @@ class RLlibEvolutionEnv(EvolutionMetrics):
     from the ``env_config`` dict (this class pickles by reference onto remote env runners).
 
     Per-step ``info`` is dropped (``slim_info``): RLlib copies every step's info into its
-    episodes, and training reads only the episode-end ``info["evolution"]``. A
+    episodes, and training reads only the episode-end ``info["evolution"]``. RLlib sees a plain
+    ``MultiDiscrete`` with the env's ``nvec`` (cheap to pickle and unpickle). A
     ``Dict(observations, action_mask)`` observation becomes one ``Box[n_obs + n_mask]``
     ``[observations | action_mask]`` (:attr:`mask_tail` = ``n_mask``, 0 for other envs), the
     layout :class:`ActionMaskingPPOModule` splits with ``model_config[MASK_TAIL]``.
@@ -88,6 +89,12 @@ class RLlibEvolutionEnv(EvolutionMetrics):
         cfg = dict(config or {})
         env_id = cfg.pop("env_id", "agenticrs/AutoTrain-v0")
         super().__init__(gym.make(env_id, **cfg), slim_info=True)
+        act = self.env.action_space
+        if isinstance(act, gym.spaces.MultiDiscrete) and type(act) is not gym.spaces.MultiDiscrete:
+            # RLlib pickles the spaces with every batch of episodes a remote env runner returns (and into
+            # checkpoints); our conditional spaces rebuild their canonical tables when unpickled (Compose-v0:
+            # 40 ms, a tenth of an iteration). RLlib needs only nvec; the env still canonicalises every action.
+            self.action_space = gym.spaces.MultiDiscrete(act.nvec, dtype=act.dtype)
         self.mask_tail = 0
         space = self.env.observation_space
         if has_mask(space):

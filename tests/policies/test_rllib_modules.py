@@ -118,6 +118,9 @@ def test_rllib_env_has_the_flat_mask_layout_and_the_policy_reads_both(table_kwar
     action = ref.action_space.sample()
     np.testing.assert_array_equal(env.step(action)[0][-n_mask:], ref.step(action)[0]["action_mask"])
     assert RLlibEvolutionEnv({"env_id": "agenticrs/AutoTrain-v0", **table_kwargs}).mask_tail == 0  # flat env
+    # RLlib sees a plain MultiDiscrete (it unpickles the spaces with every batch a remote runner returns).
+    assert type(env.action_space) is gym.spaces.MultiDiscrete and type(ref.action_space) is not gym.spaces.MultiDiscrete
+    np.testing.assert_array_equal(env.action_space.nvec, ref.action_space.nvec)
 
     as_dict, flat = _modules()  # an old (Dict) checkpoint's module and a flat one act alike on the env's dicts
     as_dict.eval()
