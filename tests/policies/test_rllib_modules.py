@@ -131,6 +131,23 @@ def test_rllib_env_has_the_flat_mask_layout_and_the_policy_reads_both(table_kwar
     assert a[0] != 0 and (a == RLlibPolicy(flat, deterministic=True).act(one)).all()
 
 
+def test_a_dict_layout_checkpoint_still_loads(tmp_path):
+    """Checkpoints written before the flat layout hold the module with its Dict space: it must rebuild."""
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from agenticrs.policies.rllib_adapter import RLlibPolicy
+
+    as_dict, flat = _modules()
+    as_dict.save_to_path(str(tmp_path / "dict"))
+    flat.save_to_path(str(tmp_path / "flat"))
+    one = {"observations": np.random.rand(N_OBS).astype(np.float32), "action_mask": np.ones(sum(NVEC), np.float32)}
+    for name in ("dict", "flat"):
+        loaded = RLModule.from_checkpoint(str(tmp_path / name))
+        assert isinstance(loaded, ActionMaskingPPOModule)
+        loaded.eval()
+        assert (RLlibPolicy(loaded, deterministic=True).act(one) == RLlibPolicy(as_dict, deterministic=True).act(one)).all()
+
+
 def test_modules_switch_mode_only_when_a_submodule_is_in_the_other_mode():
     module = PPOModule(observation_space=OBS, action_space=gym.spaces.Discrete(3), model_config=dict(CONFIG))
     subs = list(module.modules())
