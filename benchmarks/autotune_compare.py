@@ -79,7 +79,7 @@ def compare(data: str, out: str | Path, *, policies: Sequence[str] = DEFAULT_POL
     out = Path(out)
     ks = [k for k in report_at if k <= budget] or [budget]
     curves: dict[str, list[tuple[list[float], list[float], list[float]]]] = {}
-    load = {"start": list(os.getloadavg())}
+    load = {"start": [round(x, 2) for x in os.getloadavg()]}
     header = run_header()
     result: dict[str, Any] = {}
     for seed in range(seeds):
@@ -91,7 +91,7 @@ def compare(data: str, out: str | Path, *, policies: Sequence[str] = DEFAULT_POL
             run = Autotune(spec, log=lambda line: None, backend_factory=backend_factory)
             run.run()
             curves.setdefault(name, []).append(anytime(run.results, metric))
-            load["end"] = list(os.getloadavg())
+            load["end"] = [round(x, 2) for x in os.getloadavg()]
             result = {**header, "data": data, "policies": [policy_label(p) for p in policies], "seeds": seeds,
                       "seeds_done": {p: len(c) for p, c in curves.items()}, "budget": budget, "metric": metric,
                       "epochs": epochs, "workers": workers, "suite": suite, "load_average": load,
@@ -170,7 +170,9 @@ def markdown(result: dict[str, Any]) -> str:
              "| policy | " + " | ".join(f"test@{k} (live s)" for k in ks)
              + f" | trials to {100 * WITHIN:g}% of best (seeds reaching) | per seed |",
              "|---|" + "---|" * (len(ks) + 2)]
-    for p, s in result["summary"].items():
+    order = [p for p in result.get("policies", []) if p in result["summary"]]
+    for p in order + [p for p in result["summary"] if p not in order]:
+        s = result["summary"][p]
         cells = [f"{s['test_at'][str(k)][0]:.4f} ± {s['test_at'][str(k)][1]:.4f} ({s['seconds_at'][str(k)]:.0f})"
                  for k in ks]
         hit = f"{s['trials_to_2pct']:.1f} ({100 * s['reached_2pct']:.0f}%)" if s["trials_to_2pct"] else "- (0%)"
