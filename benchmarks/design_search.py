@@ -90,7 +90,9 @@ class MemoEvaluator:
 
 
 def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int, trials: int,
-               args: argparse.Namespace, memo: dict[tuple, Any], model: Any = None) -> dict[str, Any]:
+               args: argparse.Namespace, memo: dict[tuple, Any], model: Any = None,
+               variant: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One search; ``variant``: ``(proposer, constructor kwargs)`` run under the label ``proposer_name``."""
     from agenticrs.envs.backends.live import LiveBackend
     from agenticrs.envs.core import Task
     from agenticrs.envs.knowledge import KnowledgeStore
@@ -103,9 +105,10 @@ def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int,
         backend = LiveBackend(store, timeout_s=None, isolate=False, datasets={uri: dataset},
                               setup_modules=("agenticrs.recsys.design",), agent=proposer_name, env="design-search")
         dtask = DesignTask(task, describe(task, dataset), n_items=dataset.n_items, fixed={"epochs": args.epochs})
+        base, extra = variant or (proposer_name, {})
         kwargs = ({"model": model, "max_tokens": args.llm_max_tokens, "max_attempts": args.llm_attempts,
-                   "max_resample": 0} if proposer_name in LLM_PROPOSERS else {})
-        proposer = make_proposer(proposer_name, **kwargs)
+                   "max_resample": 0} if base in LLM_PROPOSERS else {})
+        proposer = make_proposer(base, **kwargs, **extra)
         rounds = math.ceil(trials / args.generate)
         config = PipelineConfig(rounds=rounds, generate=args.generate, select=args.generate)
 
@@ -124,7 +127,8 @@ def run_search(task: str, uri: str, dataset: Any, proposer_name: str, seed: int,
                                for k in ("prompt_id", "response", "valid", "error", "rejected", "seconds")}
                               for d in store.decisions(run_id=f"{task}-{proposer_name}-{seed}")
                               if d.info.get("event") == "llm_call"]
-        out.update(task=task, trials=trials, reused=evaluator.reused,
+        out.update(task=task, trials=trials, reused=evaluator.reused, proposer=proposer_name,
+                   variant={"proposer": base, "kwargs": extra} if variant else None,
                    best_program_text=to_text(trace.best_program) if trace.best_program else None,
                    load=[load_before, os.getloadavg()[0]], wall_seconds=time.perf_counter() - wall)
         return out
@@ -292,6 +296,31 @@ def summarise(results: dict[str, Any]) -> str:
                         f"{v['ahead']}/{v['behind']} | {_p(v['p'])} | {t['mean_diff']:+.4f} ({t['relative']:+.0%}) | "
                         f"{t['ahead']}/{t['behind']} | {_p(t['p'])} |")
         lines.append("")
+    # What evolution adds to the random programs it starts from.
+    evolutions = [n for n in s["proposers"] if n == "evolution" or any(
+        (r.get("variant") or {}).get("proposer") == "evolution" for r in results["runs"] if r["proposer"] == n)]
+    rnd = {(r["task"], r["seed"]): r for r in results["runs"] if r["proposer"] == "random"}
+    for evo_name in evolutions:
+        evo = {(r["task"], r["seed"]): r for r in results["runs"] if r["proposer"] == evo_name}
+        both = sorted(set(evo) & set(rnd), key=lambda ts: (s["tasks"].index(ts[0]), ts[1]))
+        if not both:
+            continue
+        lines += [f"## `{evo_name}` after its initial population, seed by seed", "",
+                  "Evolution's initial population is the first random draws of its seed, the same programs the "
+                  "`random` search of that seed evaluates first; after it, `random` draws fresh programs and "
+                  "evolution breeds children. Best validation NDCG@10 of the shared initial programs, then of "
+                  "each search at its full budget.", "",
+                  f"| task | seed | initial programs | their best | random (fresh draws) | {evo_name} (children) | "
+                  "ahead |", "|---|---|---|---|---|---|---|"]
+        for key in both:
+            e, r = evo[key], rnd[key]
+            n = sum(1 for row in e["rows"] if row["source"] == "random")
+            shared = max((row["valid"] for row in e["rows"][:n]), default=math.nan)
+            k = min(len(e["rows"]), len(r["rows"]))
+            ev, rv = best_at(e["rows"], k)[0], best_at(r["rows"], k)[0]
+            lines.append(f"| {key[0]} | {key[1]} | {n} | {shared:.4f} | {rv:.4f} | {ev:.4f} | "
+                         f"{evo_name if ev > rv else 'random' if rv > ev else 'tie'} |")
+        lines.append("")
     # The best discovered programs beside SASRec-CE.
     lines += ["## Best discovered program per task, beside SASRec-CE", "",
               "The program with the best validation NDCG@10 over every search of the task (selection on "
@@ -411,6 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", default="syn-seq,syn-pop", help=f"comma-separated, of {', '.join(TASKS)}")
     p.add_argument("--proposers", default=",".join(PROPOSERS))
+    p.add_argument("--variant", action="append", default=[], metavar="LABEL=PROPOSER:JSON",
+                   help="also run PROPOSER with constructor arguments JSON under LABEL, e.g. "
+                        "'evolution-t8=evolution:{\"sample\": 8}' (repeatable)")
     p.add_argument("--trials", type=int, default=8, help="programs per search")
     p.add_argument("--at", default=None, help="budgets reported as prefixes of each search (default: half, all)")
     p.add_argument("--generate", type=int, default=2, help="programs asked per round")
@@ -448,6 +480,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [x for x in proposers if x not in PROPOSERS]
     if bad:
         p.error(f"unknown proposer(s) {bad}; proposers: {', '.join(PROPOSERS)}")
+    variants: dict[str, tuple[str, dict[str, Any]]] = {}
+    for spec in args.variant:
+        label, _, rest = spec.partition("=")
+        base, _, kwargs = rest.partition(":")
+        if not label or base not in PROPOSERS or label in PROPOSERS:
+            p.error(f"--variant {spec!r}: expected LABEL=PROPOSER:JSON with a new LABEL and PROPOSER of "
+                    f"{', '.join(PROPOSERS)}")
+        try:
+            variants[label] = (base, json.loads(kwargs or "{}"))
+        except json.JSONDecodeError as e:
+            p.error(f"--variant {spec!r}: the arguments are not JSON ({e})")
+    proposers += list(variants)
     at = sorted({int(k) for k in args.at.split(",")}) if args.at else sorted({max(1, args.trials // 2), args.trials})
     out = Path(args.out)
 
@@ -457,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agenticrs.recsys.data import load_dataset
 
     torch.set_num_threads(1)
-    model = make_model(args.llm_model, cache=args.llm_cache) if any(x in LLM_PROPOSERS for x in proposers) else None
+    bases = [variants.get(x, (x, {}))[0] for x in proposers]
+    model = make_model(args.llm_model, cache=args.llm_cache) if any(x in LLM_PROPOSERS for x in bases) else None
     invocation = {"header": run_header(), "args": vars(args), "load": list(os.getloadavg()),
                   "llm_model": model.describe() if model else None}
     results: dict[str, Any] = {"settings": {"tasks": [], "task_uris": {}, "proposers": [], "generate": args.generate,
@@ -473,7 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = results["settings"]
     s["tasks"] += [t for t in tasks if t not in s["tasks"]]
     s["task_uris"].update({t: TASKS[t] for t in tasks})
-    s["proposers"] = [x for x in PROPOSERS if x in set(s["proposers"]) | set(proposers)]
+    known = set(s["proposers"]) | set(proposers)
+    s["proposers"] = [x for x in PROPOSERS if x in known] + [x for x in [*s["proposers"], *proposers]
+                                                             if x not in PROPOSERS and x in known]
+    s["proposers"] = list(dict.fromkeys(s["proposers"]))
     results["invocations"].append(invocation)
     done = {(r["task"], r["proposer"], r["seed"]) for r in results["runs"] if r["trials"] >= args.trials}
     start, datasets, memo = time.perf_counter(), {}, {}
@@ -489,7 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if (task, name, seed) in done:
                     continue
                 run = run_search(task, TASKS[task], datasets[task], name, search_seed(task, seed), args.trials, args,
-                                 memo, model)
+                                 memo, model, variants.get(name))
                 run.update(seed=seed, search_seed=search_seed(task, seed))
                 results["runs"] = [r for r in results["runs"] if (r["task"], r["proposer"], r["seed"]) != (task, name, seed)]
                 results["runs"].append(run)
