@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -53,6 +53,25 @@ def run_serving_trial(task: Task, config: TrialConfig, fidelity: float, seed: in
             "params": float(fitted.params), "p50_latency_ms": test.p50_ms, "p99_latency_ms": test.p99_ms,
             "mean_latency_ms": test.mean_ms, "memory_mb": test.memory_mb}
     return TrialResult(config, task.name, fidelity, seed, "ok", valid.metrics, test.metrics, cost, "", "live")
+
+
+def _per_result(cache: dict[int, tuple[TrialResult, Any]], r: TrialResult, make: Callable[[TrialResult], Any]) -> Any:
+    """``make(r)``, computed once per result object: results are immutable and a table hands out
+    the same objects again. Keyed by ``id`` (the result is kept to check identity, so a reused id
+    cannot hit); cleared at 4,096 entries, since a live backend makes new results every step."""
+    hit = cache.get(id(r))
+    if hit is None or hit[0] is not r:
+        if len(cache) >= 4096:
+            cache.clear()
+        hit = cache[id(r)] = (r, make(r))
+    return hit[1]
+
+
+def _arm_rates(r: TrialResult) -> tuple[float, float]:
+    """``(expected CTR, click rate)`` of a served result from its test ``pos@K`` shares."""
+    from agenticrs.recsys.serving.ab import click_rate, expected_ctr
+
+    return expected_ctr(r.test), click_rate(r.test)
 
 
 @register_backend("autoperf-live", overwrite=True)
@@ -220,8 +239,14 @@ class AutoPerfEnv(TrialEnv):
         # Per served result (keyed by id, the object kept to check identity): its expected CTR and
         # click rate. Results are immutable and a table hands out the same objects again, so each
         # arm's statistics are computed once, not on every simulated period.
-        self._arm_cache: dict[int, tuple[TrialResult, float, float]] = {}
-        self._free: tuple[TrialResult | None, TrialResult | None] = (None, None)  # (result, its cost-free copy)
+        self._arm_cache: dict[int, tuple[TrialResult, tuple[float, float]]] = {}
+        # Per served result: its cost-free copy, the trial of a ramp or rollback (alternating ramps
+        # and launches used to copy the same result again and again).
+        self._free: dict[int, tuple[TrialResult, TrialResult]] = {}
+        self._decision_of = [sp.values(p)["decision"] for p in range(sp.n_pairs)]  # per pair id, for the hot path
+        # The constraint state depends only on the served results and the multipliers: kept until one changes.
+        self._constraints: tuple[Any, dict[str, float]] = ((), {})
+        self._simulate: Any = None  # simulate_ab_rates, imported on the first experiment period
 
     def _space(self) -> ConditionalSpace:
         return ConditionalSpace("serving", SERVING_CHOICES)
@@ -260,13 +285,11 @@ class AutoPerfEnv(TrialEnv):
         return self.evaluate_trial(task, config, fidelity, seed)
 
     def _evaluate(self, pid: int, config: Any, fidelity: float, seed: int) -> TrialResult:
-        decision = self.action_space.values(pid)["decision"]
+        decision = self._decision_of[pid]
         if decision in ("ramp", "rollback"):  # no new config: the experiment's own result, no live cost
             r = self._treat or self._control
             assert r is not None
-            if self._free[0] is not r:  # one copy per served result (results are immutable)
-                self._free = (r, dataclasses.replace(r, cost={**r.cost, "seconds": 0.0}))
-            return self._free[1]  # type: ignore[return-value]
+            return _per_result(self._free, r, lambda r: dataclasses.replace(r, cost={**r.cost, "seconds": 0.0}))
         return self.backend_evaluate(self._state.task, config, fidelity, seed)  # type: ignore[union-attr]
 
     def _before_terms(self, result: TrialResult, st: TrialEpisodeState) -> None:
@@ -284,8 +307,6 @@ class AutoPerfEnv(TrialEnv):
             self._share = next((s for s in RAMP if s > self._share + 1e-9), 1.0)
             if self._share >= 1.0:  # ship: the treatment becomes the control
                 self._control, self._treat, self._share = self._treat, None, 0.0
-        from agenticrs.recsys.serving.ab import simulate_ab_rates
-
         control = self._control
         assert control is not None and self._initial is not None
         initial_ctr = self._arm_stats(self._initial)[0]
@@ -294,8 +315,12 @@ class AutoPerfEnv(TrialEnv):
         extra: dict[str, float] = {"share": self._share, "online": 0.0, "lift": 0.0, "ci_low": 0.0, "ci_high": 0.0,
                                    "revenue_lift": 0.0}
         if self._treat is not None and control.ok:
+            if self._simulate is None:
+                from agenticrs.recsys.serving.ab import simulate_ab_rates
+
+                self._simulate = simulate_ab_rates
             rng = np.random.default_rng(self._seeds[st.trials - 1])
-            ab = simulate_ab_rates(control_rate, self._arm_stats(self._treat)[1], self._share, self.requests, rng)
+            ab = self._simulate(control_rate, self._arm_stats(self._treat)[1], self._share, self.requests, rng)
             extra.update(online=self._share * ab.lift / ref, lift=ab.lift, ci_low=ab.ci_low, ci_high=ab.ci_high,
                          revenue_lift=ab.revenue_lift)
         extra["shipped"] = (control_ctr - initial_ctr) / ref
@@ -308,21 +333,25 @@ class AutoPerfEnv(TrialEnv):
 
     def _arm_stats(self, r: TrialResult) -> tuple[float, float]:
         """``(expected CTR, click rate)`` of a served result's test ``pos@K`` shares, computed once per result."""
-        hit = self._arm_cache.get(id(r))
-        if hit is None or hit[0] is not r:
-            from agenticrs.recsys.serving.ab import click_rate, expected_ctr
-
-            if len(self._arm_cache) >= 4096:  # a live backend makes new results every step: stay bounded
-                self._arm_cache.clear()
-            hit = self._arm_cache[id(r)] = (r, expected_ctr(r.test), click_rate(r.test))
-        return hit[1], hit[2]
+        return _per_result(self._arm_cache, r, _arm_rates)
 
     def _constraint_state(self) -> dict[str, float]:
+        """``g_latency``, ``g_memory`` (worst served violation) and the multipliers; callers copy it out.
+
+        Recomputed only when the served results (compared by identity: results are immutable)
+        or the multipliers change, i.e. on launches, ships, rollbacks and resets.
+        """
+        key = (self._control, self._treat, self.lambdas["latency"], self.lambdas["memory"])
+        old = self._constraints[0]
+        if len(old) == 4 and all(a is b for a, b in zip(old, key)):  # identity: exact, even for -0.0
+            return self._constraints[1]
         served = [r for r in (self._control, self._treat) if r is not None and r.ok]
         g_lat = max((self._g(r, "p99_latency_ms", self.latency_sla_ms) for r in served), default=0.0)
         g_mem = max((self._g(r, "memory_mb", self.memory_budget_mb) for r in served), default=0.0)
-        return {"g_latency": g_lat, "g_memory": g_mem, "lambda_latency": self.lambdas["latency"],
-                "lambda_memory": self.lambdas["memory"]}
+        state = {"g_latency": g_lat, "g_memory": g_mem, "lambda_latency": self.lambdas["latency"],
+                 "lambda_memory": self.lambdas["memory"]}
+        self._constraints = (key, state)
+        return state
 
     @staticmethod
     def _g(r: TrialResult, key: str, limit: float) -> float:

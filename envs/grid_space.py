@@ -12,13 +12,20 @@ whole grid is precomputed at construction (a few thousand raw actions at most).
 policy samples dimensions independently); ``mask(partial)`` is the conditional mask given
 earlier choices (``{"recall_a": "pop"}`` masks ``recall_b = pop``), for autoregressive
 policies and search baselines.
+
+The canonical tables depend only on the constructor arguments, so they are built once per
+process and shared (:func:`cached_tables`): a second space with the same arguments, and every
+unpickled copy (RLlib, SB3 checkpoints and worker pools ship spaces between processes), costs
+microseconds instead of the tens of milliseconds a build takes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 from gymnasium import spaces
@@ -52,6 +59,75 @@ def when(**allowed: Sequence[Any]) -> tuple[tuple[str, frozenset[Any]], ...]:
     return tuple((k, frozenset(v)) for k, v in allowed.items())
 
 
+TABLE_CACHE_SIZE = 16
+"""Spaces whose tables one process keeps (least recently used first out): a few per env kind."""
+
+_TABLES: "OrderedDict[Hashable, dict[str, Any]]" = OrderedDict()
+TABLE_BUILDS = {"builds": 0, "hits": 0}
+"""Counters of :func:`cached_tables` (what tests read to prove an unpickle did not rebuild)."""
+
+
+def cached_tables(space: Any, key: Hashable, build: Callable[[], None], names: Sequence[str]) -> None:
+    """Give ``space`` the table attributes ``names`` that ``build()`` sets, built once per ``key`` and process.
+
+    ``key`` (a :func:`typed_key`) holds every constructor argument the tables depend on (and the
+    space's class, since a subclass may decode differently); spaces with equal keys share the same, never-mutated
+    table objects (their canonical action arrays are read-only). A key that cannot be hashed
+    (a user's unhashable choice value) builds every time, as before the cache.
+    """
+    try:
+        hit = _TABLES.get(key)
+    except TypeError:
+        TABLE_BUILDS["builds"] += 1
+        build()
+        return
+    if hit is None:
+        TABLE_BUILDS["builds"] += 1
+        build()
+        hit = {n: space.__dict__[n] for n in names}
+        for arr in _arrays(hit.values()):
+            arr.setflags(write=False)  # shared between spaces: a write would change them all
+        _TABLES[key] = hit
+        if len(_TABLES) > TABLE_CACHE_SIZE:
+            _TABLES.popitem(last=False)
+    else:
+        TABLE_BUILDS["hits"] += 1
+        _TABLES.move_to_end(key)
+        space.__dict__.update(hit)
+
+
+def typed_key(x: Any) -> Hashable:
+    """``x`` with the type of every leaf beside it: ``1 == 1.0 == True``, but as choice values they make
+    different configurations (and config keys), so a cache keyed on ``x`` alone could mix them up.
+
+    Tuples and lists stay ordered, sets and frozensets stay unordered (an unpickled frozenset
+    may iterate in another order), dataclasses (``Choice``, ``Dim``, ``Fields``) become their
+    class and fields; anything else (functions, classes, scalars) is ``(type, value)``.
+    """
+    if isinstance(x, (tuple, list)):
+        return (type(x), tuple(typed_key(v) for v in x))
+    if isinstance(x, (set, frozenset)):
+        return (type(x), frozenset(typed_key(v) for v in x))
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return (type(x), tuple(typed_key(getattr(x, f.name)) for f in dataclasses.fields(x)))
+    return (type(x), x)
+
+
+def clear_table_cache() -> None:
+    """Forget every cached table (tests; the next space of each kind rebuilds)."""
+    _TABLES.clear()
+
+
+def _arrays(values: Any) -> list[np.ndarray]:
+    out = []
+    for v in values:
+        if isinstance(v, np.ndarray):
+            out.append(v)
+        elif isinstance(v, list) and v and isinstance(v[0], np.ndarray):
+            out.extend(v)
+    return out
+
+
 class ConditionalSpace(spaces.MultiDiscrete):
     """``MultiDiscrete([len(c.choices) for c in choices] (+ [n_fidelities]))`` with a decoder.
 
@@ -80,7 +156,8 @@ class ConditionalSpace(spaces.MultiDiscrete):
         super().__init__(np.asarray(nvec, dtype=np.int64), dtype=np.int64, seed=seed)
         self._nvec_list = nvec
         self._offsets = np.concatenate([[0], np.cumsum(nvec)]).astype(np.int64)
-        self._build()
+        key = typed_key((type(self), model, self.choices, self.fidelities, repair, canonicalize))
+        cached_tables(self, key, self._build, ("_values", "_pairs", "_canon_actions", "_lut", "_valid_raw", "_union_mask"))
 
     def _check(self) -> None:
         names = [c.name for c in self.choices]
@@ -142,6 +219,7 @@ class ConditionalSpace(spaces.MultiDiscrete):
                 self._canon_actions.append(np.asarray(key, dtype=np.int64))
             self._lut[raw] = (pid, repaired)
         self._valid_raw = [raw for raw, (_, rep) in self._lut.items() if not rep]
+        self._union_mask = self._mask_of({})
 
     # ------------------------------------------------------------------ public API
     @property
@@ -212,8 +290,13 @@ class ConditionalSpace(spaces.MultiDiscrete):
 
     def mask(self, partial: Mapping[str, Any] | None = None) -> np.ndarray:
         """Flat ``[sum(nvec)]`` bool mask: indices used by some valid action consistent with ``partial``."""
+        if not partial:
+            return self._union_mask.copy()
+        return self._mask_of(partial)
+
+    def _mask_of(self, partial: Mapping[str, Any]) -> np.ndarray:
         fixed = {self.names.index(k): self.choices[self.names.index(k)].choices.index(v)
-                 for k, v in (partial or {}).items()}
+                 for k, v in partial.items()}
         out = np.zeros(int(self._offsets[-1]), dtype=bool)
         for raw in self._valid_raw:
             if all(raw[i] == v for i, v in fixed.items()):
@@ -230,6 +313,8 @@ class ConditionalSpace(spaces.MultiDiscrete):
     def __repr__(self) -> str:
         return f"ConditionalSpace({self._nvec_list}, model={self.model!r}, canonical={self.n_pairs})"
 
+    # The tables are derived from the constructor arguments: pickle only those (an unpickle in a
+    # process that has built the same space before takes its tables from the cache).
     def __getstate__(self) -> dict[str, Any]:
         return {"model": self.model, "choices": self.choices, "fidelities": self.fidelities, "repair": self.repair,
                 "canonicalize": self.canonicalize, "np_random": self._np_random}

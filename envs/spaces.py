@@ -7,7 +7,9 @@ hundred canonical ``(TrialConfig, fidelity)`` pairs and equal configurations get
 (the table backend covers exactly :meth:`AutoTrainSpace.enumerate`).
 
 Decoding is a table lookup (the whole grid is precomputed at construction), because
-``env.step`` must stay within a few microseconds for the table backend.
+``env.step`` must stay within a few microseconds for the table backend. The grid is built
+once per process and set of constructor arguments
+(:func:`~agenticrs.envs.grid_space.cached_tables`), so unpickling a space is cheap.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agenticrs.envs.core import TrialConfig
+from agenticrs.envs.grid_space import cached_tables, typed_key
 
 FAMILIES: tuple[str, ...] = ("pop", "itemknn", "bprmf", "gru4rec", "sasrec", "bert4rec")
 """Default model families (registered names in :mod:`agenticrs.recsys.models`)."""
@@ -191,7 +194,9 @@ class AutoTrainSpace(spaces.MultiDiscrete):
         super().__init__(np.asarray(nvec, dtype=np.int64), dtype=np.int64, seed=seed)
         self._nvec_list: list[int] = nvec
         self._offsets = np.concatenate([[0], np.cumsum(nvec)]).astype(np.int64)
-        self._build_tables()
+        self._applies_by_family = [self._applies(f) for f in self.families]
+        key = typed_key((type(self), self.families, self.dims, self.fidelities, self.closed_form))
+        cached_tables(self, key, self._build_tables, ("_pairs", "_pair_index", "_action_index", "_canonical_actions"))
 
     # ------------------------------------------------------------------ construction
     def _check(self) -> None:
@@ -217,7 +222,6 @@ class AutoTrainSpace(spaces.MultiDiscrete):
         index: dict[tuple[TrialConfig, float], int] = {}
         canonical_actions: list[np.ndarray] = []
         lut = np.empty(int(np.prod(self._nvec_list)), dtype=np.int64)
-        self._applies_by_family = [self._applies(f) for f in self.families]
         by_canon: dict[tuple[int, ...], int] = {}  # most raw actions share a canonical one: build each config once
         for flat, action in enumerate(itertools.product(*(range(n) for n in self._nvec_list))):
             canon = self._canonical(action)
@@ -374,7 +378,8 @@ class AutoTrainSpace(spaces.MultiDiscrete):
     def __repr__(self) -> str:
         return f"AutoTrainSpace({self._nvec_list}, families={self.families}, canonical_pairs={len(self._pairs)})"
 
-    # The canonical tables are derived from the constructor arguments: pickle only those.
+    # The canonical tables are derived from the constructor arguments: pickle only those (an unpickle
+    # in a process that has built the same space before takes its tables from the cache).
     def __getstate__(self) -> dict[str, Any]:
         return {
             "families": self.families, "dims": self.dims, "fidelities": self.fidelities,

@@ -43,6 +43,11 @@ from agenticrs.envs.grid_space import ConditionalSpace
 from agenticrs.envs.rewards import EpisodeState, RewardTerm, make_reward_terms, register_reward_term
 from agenticrs.envs.suites import chosen_task, get_suite, suite_table_path, task_pool, task_stats
 
+try:  # the ufunc np.clip ends in, without its Python dispatch (about 2 us a call, every step)
+    from numpy._core.umath import clip as _clip
+except ImportError:  # pragma: no cover - another numpy layout
+    _clip = np.clip
+
 OBS_HIGH = 10.0
 """Every observation feature is clipped to ``[0, OBS_HIGH]``."""
 
@@ -351,7 +356,7 @@ class TrialEnv(EpisodeView, gym.Env):
     def _write_result_features(self, obs: np.ndarray, result: TrialResult, state: EpisodeState) -> None:
         """Write ``obs[_i_result:]`` (default: ``_result_features``, clipped); in place, for speed."""
         if self.n_result_features:
-            obs[self._i_result :] = np.clip(self._result_features(result, state), 0.0, OBS_HIGH)  # type: ignore[arg-type]
+            _clip(self._result_features(result, state), 0.0, OBS_HIGH, out=obs[self._i_result :])  # type: ignore[arg-type]
 
     def _step_info(self, result: TrialResult, state: TrialEpisodeState, terms: dict[str, float]) -> dict[str, Any]:
         """The ``info`` dict of ``step``."""
