@@ -200,11 +200,12 @@ class AutoPerfEnv(TrialEnv):
     latency and memory taken from the table.
 
     ## Cost per step
-    Table: about 0.09 ms (2-core EPYC): a dict lookup plus, while an experiment runs, one
-    simulated period (about 45 us for 20,000 requests, mostly the per-click revenue draws: click
-    counts are drawn as binomials, not request by request; each served result's click rate and
-    expected CTR are computed once and kept). Live: serving both splits (about a second on the
-    synthetic suite).
+    Table: about 0.06 ms of CPU time (2-core EPYC, ``benchmarks/env_speed.py``; CartPole-v1:
+    0.005-0.007 ms): a dict lookup plus, while an experiment runs (about 60% of random steps),
+    one simulated period (about 25 us for 20,000 requests, mostly the per-click revenue draws:
+    click counts are drawn as binomials, not request by request) and its seeded generator (about
+    15 us). Each served result's click rate, expected CTR and cost-free copy are computed once
+    and kept. Live: serving both splits (about a second on the synthetic suite).
 
     ## Version History
     * v0: initial version.

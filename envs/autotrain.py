@@ -142,8 +142,8 @@ class AutoTrainEnv(TrialEnv):
     never a crashed episode, a non-finite reward or an observation outside the space.
 
     ## Cost per step
-    Table: a dictionary lookup (tens of microseconds per step, see
-    ``benchmarks/env_speed.py``). Surrogate: one model prediction. Live: a real training
+    Table: a dictionary lookup (about 0.013 ms of CPU time per step through ``gym.make``, 1.7x
+    CartPole-v1's, see ``benchmarks/env_speed.py``). Surrogate: one model prediction. Live: a real training
     run (seconds on the synthetic suite, minutes on real data).
 
     ## Version History
