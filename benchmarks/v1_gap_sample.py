@@ -22,7 +22,7 @@ Results are appended to ``OUT/v1_sample.jsonl`` as they come (resumable: a finis
 config, seed) is never re-run) and the report ``OUT/v1_gap.{json,md}`` is rewritten after every
 task, so a run cut short still yields numbers.
 
-    python -m agenticrs.benchmarks.v1_gap_sample --out DIR [--suite mixed] [--tasks a,b]
+    python -m agenticrs.benchmarks.v1_gap_sample --out DIR [--suite regimes] [--tasks a,b,NAME=URI]
         [--seeds 0,1] [--n-neural 30] [--min-per-family 2] [--family-defaults]
         [--include 'sasrec:embedding_dim=128,layers=1'] [--epochs 4]
 """
@@ -148,8 +148,12 @@ def _per_task(results: Sequence[TrialResult], tasks: Sequence[str], seeds: Seque
         if not mean.get(t):
             continue
         best = max(mean[t], key=mean[t].get)
+        family_best: dict[str, float] = {}
+        for c, v in mean[t].items():
+            family_best[c.model] = max(v, family_best.get(c.model, v))
         row: dict[str, Any] = {"best": best.to_dict(), "best_ndcg": mean[t][best], "ndcg_by_seed": {},
-                               "hits_by_seed": {}, "users": users.get(t), "configs_ok": len(mean[t])}
+                               "hits_by_seed": {}, "users": users.get(t), "configs_ok": len(mean[t]),
+                               "family_best": family_best}
         for s in seeds:
             rs = [r for r in results if r.task == t and r.seed == s and r.config == best and r.ok]
             if rs:
@@ -275,6 +279,17 @@ def markdown(report: Mapping[str, Any], title: str, footer: str = "") -> str:
                          f"{_cfg(row['best']) if row else '-'} | {row.get('best_ndcg', float('nan')):.4f} | "
                          f"{row.get('users') or '-'} |")
         lines.append("")
+    families = list(dict.fromkeys(f for row in tasks.values() for f in row.get("family_best", {})))
+    if families:
+        lines += ["## Best NDCG@10 per family (seed mean; the sample's best configuration of each family)", "",
+                  "| task | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+        for t, row in tasks.items():
+            fb = row.get("family_best", {})
+            top = max(fb.values(), default=0.0)
+            cells = [f"**{fb[f]:.4f}**" if f in fb and fb[f] == top else (f"{fb[f]:.4f}" if f in fb else "-")
+                     for f in families]
+            lines.append(f"| {t} | " + " | ".join(cells) + " |")
+        lines.append("")
     lines += ["Columns: *gap* = the default's normalised regret (validation NDCG@10, seed mean); *per seed* = "
               "default learned and judged on one seed's results; *across seeds* = learned on one seed, judged "
               "on the other; *test split* = judged on the test split's NDCG@10; *noise floor* = the regret, on "
@@ -307,7 +322,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--suite", default="synthetic")
-    ap.add_argument("--tasks", default=None, help="comma-separated task names of the suite (default: all of them)")
+    ap.add_argument("--tasks", default=None,
+                    help="comma-separated task names of the suite (default: all of them), or NAME=URI for a "
+                         "task outside it (a probe: judged like a test task, never learned from)")
     ap.add_argument("--seeds", default="0", help="comma-separated trial seeds, run one after the other")
     ap.add_argument("--n-neural", type=int, default=30)
     ap.add_argument("--sample-seed", type=int, default=0)
@@ -317,31 +334,39 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=None,
                     help="soft per-trial budget in seconds (the trainer stops at 0.8 of it); default none")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only rewrite OUT/v1_gap.{json,md} from the log (no trials, no data needed), keeping the "
+                         "run's date, command, timing and users per task from the previous report")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "v1_sample.jsonl"
     done = load_log(log)
     suite = get_suite(args.suite)
-    tasks = [suite.task(t) for t in args.tasks.split(",")] if args.tasks else list(suite.tasks)
+    tasks = [_task(suite, t) for t in _split_tasks(args.tasks)] if args.tasks else list(suite.tasks)
+    probes = [t.name for t in tasks if t not in suite.tasks]
     names = [t.name for t in tasks]
     seeds = [int(s) for s in args.seeds.split(",")]
     configs = sample_configs(args.n_neural, args.sample_seed, min_per_family=args.min_per_family,
                              defaults=args.family_defaults, include=[parse_config(c) for c in args.include])
-    users = _users(tasks)
-    backend = LiveBackend(isolate=False, full_epochs=args.epochs, timeout_s=args.timeout)
+    previous = json.loads((out / "v1_gap.json").read_text()) if args.report_only else {}
     header = {**run_header(), "suite": suite.name, "epochs": args.epochs, "n_configs": len(configs),
               "configs": [c.to_dict() for c in configs], "load_average_start": list(os.getloadavg())}
+    header.update({k: previous[k] for k in ("date", "command", "machine", "load_average_start") if k in previous})
+    users = ({t: row["users"] for t, row in previous.get("tasks", {}).items() if row.get("users")}
+             if args.report_only else _users(tasks))
     t0 = time.perf_counter()
 
     def report() -> dict[str, Any]:
         results = [r for r in done.values() if r.task in names and r.config in configs]
         full = complete_tasks(results, names, configs, seeds[0])  # partial tasks would distort the regrets
         results = [r for r in results if r.task in full]
-        res = {**header, "seconds": round(time.perf_counter() - t0, 1), "load_average_end": list(os.getloadavg()),
+        res = {**header, "seconds": previous.get("seconds", round(time.perf_counter() - t0, 1)),
+               "load_average_end": previous.get("load_average_end", list(os.getloadavg())),
                "trials": len(results), "complete_tasks": full,
                **gap_report(results, [t.name for t in suite.train if t.name in full],
-                            [t.name for t in suite.test if t.name in full], seeds, users, configs)}
+                            [t.name for t in suite.test if t.name in full] + [t for t in probes if t in full],
+                            seeds, users, configs)}
         write_json_atomic(out / "v1_gap.json", res)
         write_text_atomic(out / "v1_gap.md", markdown(
             res, f"AutoTrain-v1 sample on suite `{suite.name}` ({len(configs)} configurations, "
@@ -351,6 +376,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{res['load_average_end'][0]:.1f} at the last report."))
         return res
 
+    if args.report_only:
+        return report()
+    backend = LiveBackend(isolate=False, full_epochs=args.epochs, timeout_s=args.timeout)
     test_names = {t.name for t in suite.test}
     for n, seed in enumerate(seeds):
         # Later seeds run the test tasks first: learned on seed 0, judged on seed 1 needs only those.
@@ -369,6 +397,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             result = report()
     print((out / "v1_gap.md").read_text())
     return result
+
+
+def _split_tasks(text: str) -> list[str]:
+    """``--tasks``: commas separate tasks, except inside a ``NAME=URI``'s options (``?a=1,b=2``)."""
+    out: list[str] = []
+    for part in text.split(","):
+        if out and "=" in out[-1] and "?" in out[-1] and "=" in part and not _is_task_start(part):
+            out[-1] += "," + part  # an option of the previous NAME=URI
+        else:
+            out.append(part)
+    return out
+
+
+def _is_task_start(part: str) -> bool:
+    name, eq, uri = part.partition("=")
+    return bool(eq) and ":" in uri
+
+
+def _task(suite: Any, spec: str) -> Any:
+    """A suite task by name, or ``NAME=URI`` (a probe task outside the suite)."""
+    from agenticrs.envs.core import Task
+
+    if _is_task_start(spec):
+        name, _, uri = spec.partition("=")
+        return Task(name.strip(), uri.strip())
+    return suite.task(spec)
 
 
 def _users(tasks: Sequence[Any]) -> dict[str, int]:

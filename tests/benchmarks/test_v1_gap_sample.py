@@ -87,6 +87,8 @@ def test_gap_views_on_two_regimes():
     assert r["test_split"]["gap"]["t4"] == pytest.approx(0.0)  # B and C halve there: A is best
     t4 = r["tasks"]["t4"]
     assert t4["best"] == C.to_dict()
+    assert t4["family_best"] == {"pop": pytest.approx(0.08), "ease": pytest.approx(0.095),
+                                 "itemknn": pytest.approx(0.0955)}
     assert t4["ndcg_by_seed"] == {"0": 0.09, "1": 0.101} and t4["hits_by_seed"] == {"0": 9, "1": 10}
     # Best on seed 0 is B (0.09 on seed 1: regret 1 - 0.09 / 0.101); best on seed 1 is C (0.09 on seed 0).
     assert t4["best_of_one_seed_regret_on_other"] == {"0->1": pytest.approx(1 - 0.09 / 0.101),
@@ -120,5 +122,10 @@ def test_live_run_writes_reports_and_resumes(tmp_path, monkeypatch):
     assert r["train_to_test"]["gap"].keys() == {"syn-mixed"} and r["tasks"]["syn-sparse"]["users"] == 350
     assert json.loads((tmp_path / "v1_gap.json").read_text())["trials"] == 4
     assert "train -> test" in (tmp_path / "v1_gap.md").read_text()
-    main(argv)  # resumed: nothing re-run
+    r = main(argv)  # resumed: nothing re-run
     assert len((tmp_path / "v1_sample.jsonl").read_text().splitlines()) == 4
+    monkeypatch.setenv("AGENTICRS_DATA", str(tmp_path / "none"))
+    monkeypatch.setattr("agenticrs.benchmarks.v1_gap_sample._users", None)  # must not be needed
+    again = main([*argv, "--report-only"])
+    assert again["date"] == r["date"] and again["tasks"]["syn-sparse"]["users"] == 350
+    assert again["train_to_test"] == r["train_to_test"]
