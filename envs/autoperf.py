@@ -55,16 +55,30 @@ def run_serving_trial(task: Task, config: TrialConfig, fidelity: float, seed: in
     return TrialResult(config, task.name, fidelity, seed, "ok", valid.metrics, test.metrics, cost, "", "live")
 
 
+PER_RESULT_CACHE = 1 << 14
+"""Entries of each per-result cache (a shipped table holds about 4,400 AutoPerf results)."""
+
+_ARM_RATES: dict[int, tuple[TrialResult, Any]] = {}
+_COST_FREE: dict[int, tuple[TrialResult, Any]] = {}
+"""Per served result: its ``(expected CTR, click rate)``; its cost-free copy (the trial of a ramp or
+rollback). Shared by every env of the process: results are immutable and the vector envs of one
+process share one table, so each served result is worked out once, not once per env."""
+
+
 def _per_result(cache: dict[int, tuple[TrialResult, Any]], r: TrialResult, make: Callable[[TrialResult], Any]) -> Any:
     """``make(r)``, computed once per result object: results are immutable and a table hands out
     the same objects again. Keyed by ``id`` (the result is kept to check identity, so a reused id
-    cannot hit); cleared at 4,096 entries, since a live backend makes new results every step."""
+    cannot hit); cleared when full, since a live backend makes new results every step."""
     hit = cache.get(id(r))
     if hit is None or hit[0] is not r:
-        if len(cache) >= 4096:
+        if len(cache) >= PER_RESULT_CACHE:
             cache.clear()
         hit = cache[id(r)] = (r, make(r))
     return hit[1]
+
+
+def _cost_free(r: TrialResult) -> TrialResult:
+    return dataclasses.replace(r, cost={**r.cost, "seconds": 0.0})
 
 
 def _arm_rates(r: TrialResult) -> tuple[float, float]:
@@ -237,13 +251,6 @@ class AutoPerfEnv(TrialEnv):
         self._initial: TrialResult | None = None
         self._treat: TrialResult | None = None
         self._share = 0.0
-        # Per served result (keyed by id, the object kept to check identity): its expected CTR and
-        # click rate. Results are immutable and a table hands out the same objects again, so each
-        # arm's statistics are computed once, not on every simulated period.
-        self._arm_cache: dict[int, tuple[TrialResult, tuple[float, float]]] = {}
-        # Per served result: its cost-free copy, the trial of a ramp or rollback (alternating ramps
-        # and launches used to copy the same result again and again).
-        self._free: dict[int, tuple[TrialResult, TrialResult]] = {}
         self._decision_of = [sp.values(p)["decision"] for p in range(sp.n_pairs)]  # per pair id, for the hot path
         # The constraint state depends only on the served results and the multipliers: kept until one changes.
         self._constraints: tuple[Any, dict[str, float]] = ((), {})
@@ -290,7 +297,7 @@ class AutoPerfEnv(TrialEnv):
         if decision in ("ramp", "rollback"):  # no new config: the experiment's own result, no live cost
             r = self._treat or self._control
             assert r is not None
-            return _per_result(self._free, r, lambda r: dataclasses.replace(r, cost={**r.cost, "seconds": 0.0}))
+            return _per_result(_COST_FREE, r, _cost_free)
         return self.backend_evaluate(self._state.task, config, fidelity, seed)  # type: ignore[union-attr]
 
     def _before_terms(self, result: TrialResult, st: TrialEpisodeState) -> None:
@@ -334,7 +341,7 @@ class AutoPerfEnv(TrialEnv):
 
     def _arm_stats(self, r: TrialResult) -> tuple[float, float]:
         """``(expected CTR, click rate)`` of a served result's test ``pos@K`` shares, computed once per result."""
-        return _per_result(self._arm_cache, r, _arm_rates)
+        return _per_result(_ARM_RATES, r, _arm_rates)
 
     def _constraint_state(self) -> dict[str, float]:
         """``g_latency``, ``g_memory`` (worst served violation) and the multipliers; callers copy it out.

@@ -52,8 +52,17 @@ class TrialConfig:
         return cls(str(d["model"]), _freeze(dict(d.get("params", {}))))
 
     def key(self) -> str:
-        """Stable identity across processes (for tables, caches, the knowledge store)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """Stable identity across processes (for tables, caches, the knowledge store).
+
+        Computed once per object (a sha256 of the JSON form; the configuration is immutable) and
+        kept as an instance attribute outside the fields, so equality, hashing and ``repr`` ignore it.
+        """
+        d = self.__dict__
+        k = d.get("_key")
+        if k is None:
+            k = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+            object.__setattr__(self, "_key", k)
+        return k
 
 
 class FrozenDict(dict):  # type: ignore[type-arg]

@@ -85,6 +85,13 @@ class Table:
         self.entries: dict[tuple[str, str, float], tuple[TrialResult, ...]] = {
             k: tuple(v[s] for s in sorted(v)) for k, v in grouped.items()
         }
+        self.lookups: dict[tuple[str, TrialConfig, float], tuple[int, tuple[TrialResult, ...]]] = {}
+        """``(task, config, fidelity) -> (entry salt, repeats)`` of every :class:`TableBackend` on this
+        table (one object per file and process, :func:`load_table`): the vector envs of one process
+        share it, so each entry's config key and salt are computed once, not once per env."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "lookups": {}}  # derived: rebuilt on use
 
     # ------------------------------------------------------------------ contents
     def __len__(self) -> int:
@@ -263,9 +270,13 @@ class TableBackend:
         memo_key = (name, config, fidelity)
         hit = self._memo.get(memo_key)
         if hit is None:
-            key = config.key()
-            repeats = self.table.lookup(name, config, fidelity, key)
-            hit = self._memo[memo_key] = (entry_salt(name, key, fidelity), repeats)
+            table = self.table
+            hit = table.lookups.get(memo_key)  # another backend on the same table may have looked it up
+            if hit is None:
+                key = config.key()
+                repeats = table.lookup(name, config, fidelity, key)
+                hit = table.lookups[memo_key] = (entry_salt(name, key, fidelity), repeats)
+            self._memo[memo_key] = hit
         return hit
 
     def evaluate(self, task: Task | str, config: TrialConfig, fidelity: float, seed: int) -> TrialResult:
