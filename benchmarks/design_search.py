@@ -235,7 +235,7 @@ def summarise(results: dict[str, Any]) -> str:
     head = ["task", "proposer", "searches"]
     for k in at:
         head += [f"best valid N@10 @{k}", "its test N@10", f"train s @{k}", f"proposer s @{k}"]
-    head += ["valid replies", "distinct", "substituted"]
+    head += ["valid replies", "distinct", "substituted", f"own programs' best @{at[0]}"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for task in s["tasks"]:
         ref = results["reference"].get(task, [])
@@ -244,7 +244,7 @@ def summarise(results: dict[str, Any]) -> str:
             for _ in at:
                 cells += [_ms([r["valid"] for r in ref]), _ms([r["test"] for r in ref]),
                           f"{np.mean([r['seconds'] for r in ref]):.0f}", "-"]
-            lines.append("| " + " | ".join(cells + ["-", "-", "-"]) + " |")
+            lines.append("| " + " | ".join(cells + ["-", "-", "-", "-"]) + " |")
         for name in s["proposers"]:
             runs = [r for r in results["runs"] if r["task"] == task and r["proposer"] == name]
             if not runs:
@@ -267,6 +267,7 @@ def summarise(results: dict[str, Any]) -> str:
             else:
                 cells += ["-", "-"]
             cells.append(f"{sum(x['substitutions'] for x in st)}/{sum(len(r['rows']) for r in runs)}")
+            cells.append(_ms([own_best(r["rows"], at[0]) for r in runs]) if any(x["substitutions"] for x in st) else "-")
             lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "*best valid N@10 @k*: the best validation NDCG@10 among the first k programs of a search "
               "(mean ± std over searches; '-': no search reached k programs); *its test N@10*: the test NDCG@10 of "
@@ -274,7 +275,9 @@ def summarise(results: dict[str, Any]) -> str:
               "programs (the language model's first call includes loading it); *valid replies*: model replies that "
               "parsed and validated, of all calls (repairs included); *distinct*: share of distinct programs among "
               "valid replies; *substituted*: proposals the proposer could not make (no new valid program within its "
-              "attempts) that the base class replaced by a random grammar sample.", ""]
+              "attempts) that the base class replaced by a random grammar sample (an `llm-mutation` parent may be one); "
+              "*own programs' best*: the best validation NDCG@10 among the programs the proposer wrote itself, "
+              "substitutes left out ('-': no substitutes).", ""]
     # Paired comparisons against random.
     others = [n for n in s["proposers"] if n != "random"]
     if "random" in s["proposers"] and others:
