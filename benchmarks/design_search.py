@@ -214,7 +214,9 @@ def _settings_line(results: dict[str, Any]) -> list[str]:
         a = inv["args"]
         lines.append(f"- `{inv['header']['command']}`  \n  {inv['header']['date']}, {inv.get('seconds', 0):.0f} s wall, "
                      f"load average {inv['load'][0]:.1f} at start and {inv.get('load_end', [math.nan])[0]:.1f} at end; "
-                     f"proposers {a['proposers']}, tasks {a['tasks']}, seeds {a['seeds']}, {a['trials']} programs per "
+                     f"proposers {a['proposers']}{''.join(f', variant `{v}`' for v in a.get('variant', []))}, tasks "
+                     f"{a['tasks']}, seeds {a.get('first_seed', 0)}-{a.get('first_seed', 0) + a['seeds'] - 1}, "
+                     f"{a['trials']} programs per "
                      f"search" + (f", language model `{inv['llm_model']}` (at most {a['llm_attempts']} calls of "
                                   f"{a['llm_max_tokens']} tokens per proposal)" if inv.get("llm_model") else ""))
     return lines
@@ -450,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--at", default=None, help="budgets reported as prefixes of each search (default: half, all)")
     p.add_argument("--generate", type=int, default=2, help="programs asked per round")
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--first-seed", type=int, default=0, help="search seeds FIRST .. FIRST+SEEDS-1 (fresh seeds for "
+                                                             "a confirmation run)")
     p.add_argument("--epochs", type=int, default=2, help="training epochs of every program")
     p.add_argument("--llm-model", default="smollm2", help="smollm2 | standin | http")
     p.add_argument("--llm-max-tokens", type=int, default=120, help="most tokens of one model reply")
@@ -528,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["invocations"].append(invocation)
     done = {(r["task"], r["proposer"], r["seed"]) for r in results["runs"] if r["trials"] >= args.trials}
     start, datasets, memo = time.perf_counter(), {}, {}
-    for seed in range(args.seeds):  # seeds outermost: a run cut short still covers every task and proposer
+    for seed in range(args.first_seed, args.first_seed + args.seeds):  # seeds outermost: a run cut short still covers every task and proposer
         for task in tasks:
             if task not in datasets:
                 datasets[task] = load_dataset(TASKS[task])
