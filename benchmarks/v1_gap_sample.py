@@ -260,7 +260,8 @@ def markdown(report: Mapping[str, Any], title: str, footer: str = "") -> str:
             floor = " / ".join(f"{v:.3f}" for v in row.get("best_of_one_seed_regret_on_other", {}).values()) or "-"
             ndcg = " / ".join(f"{v:.4f}" for v in row.get("ndcg_by_seed", {}).values())
             hits = " / ".join(str(v) for v in row.get("hits_by_seed", {}).values())
-            lines.append(f"| {t} | **{g:.3f}** | {per} | {cross} | {report['test_split']['gap'].get(t, float('nan')):.3f}"
+            on_test = report["test_split"]["gap"].get(t, float("nan"))
+            lines.append(f"| {t} | **{g:.3f}** | {per} | {cross} | {on_test:.3f}"
                          f" | {floor} | {_cfg(row['best']) if row else '-'} | {ndcg} | {hits} |")
         lines.append("")
     if "in_sample" in report:
@@ -270,7 +271,8 @@ def markdown(report: Mapping[str, Any], title: str, footer: str = "") -> str:
                   f"In-sample default (learned on all {len(ins['gap'])} tasks): {_cfg(ins['default'])}; share >= "
                   f"{GAP_TARGET:g}: {100 * ins['share_at_target']:.0f}%. Leave one task out (default learned on the "
                   f"others): {100 * loo['share_at_target']:.0f}%.", "",
-                  "| task | split | in-sample gap | leave-one-out gap | task's best | its NDCG@10 (seed mean) | users |",
+                  "| task | split | in-sample gap | leave-one-out gap | task's best | its NDCG@10 (seed mean) "
+                  "| users |",
                   "|---|---|---|---|---|---|---|"]
         for t, g in ins["gap"].items():
             row = tasks.get(t, {})
