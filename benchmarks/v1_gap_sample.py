@@ -24,7 +24,10 @@ task, so a run cut short still yields numbers.
 
     python -m agenticrs.benchmarks.v1_gap_sample --out DIR [--suite regimes] [--tasks a,b,NAME=URI]
         [--seeds 0,1] [--n-neural 30] [--min-per-family 2] [--family-defaults]
-        [--include 'sasrec:embedding_dim=128,layers=1'] [--epochs 4]
+        [--include 'sasrec:embedding_dim=128,layers=1'] [--epochs 4] [--timeout S] [--report-only]
+
+``NAME=URI`` in ``--tasks`` adds a probe task outside the suite (judged like a test task, never
+learned from); ``--report-only`` rewrites the report from the log without the data.
 """
 
 from __future__ import annotations
