@@ -406,20 +406,21 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     tasks = results["settings"]["tasks"]
     fig, axes = plt.subplots(2, len(tasks), figsize=(4.5 * len(tasks), 7), squeeze=False)
     for j, task in enumerate(tasks):
         ref = results["reference"].get(task, [])
-        for name in results["settings"]["proposers"]:
+        for i, name in enumerate(results["settings"]["proposers"]):
             runs = [r for r in results["runs"] if r["task"] == task and r["proposer"] == name]
             if not runs:
                 continue
-            n = min(len(r["rows"]) for r in runs)
+            n, color = min(len(r["rows"]) for r in runs), f"C{i}"  # one colour per proposer in every panel
             best = np.array([[max(row["best_valid"], 0) for row in r["rows"][:n]] for r in runs])
-            axes[0, j].plot(range(1, n + 1), best.mean(0), marker=".", label=f"{name} ({len(runs)})")
+            axes[0, j].plot(range(1, n + 1), best.mean(0), marker=".", color=color, label=f"{name} ({len(runs)})")
             compute = np.array([[row["cum_seconds"] + row["propose_seconds"] for row in r["rows"][:n]] for r in runs])
-            axes[1, j].plot(compute.mean(0), best.mean(0), marker=".", label=name)
+            axes[1, j].plot(compute.mean(0), best.mean(0), marker=".", color=color, label=name)
         for i in range(2):
             if ref:
                 axes[i, j].axhline(np.mean([r["valid"] for r in ref]), color="grey", ls="--", label="SASRec-CE")
@@ -428,7 +429,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
         axes[0, j].set_xlabel("programs evaluated")
         axes[1, j].set_xlabel("seconds (training + proposing)")
         axes[1, j].set_xscale("log")
-    axes[0, 0].legend(fontsize=8)
+        axes[1, j].xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    for j in range(len(tasks)):
+        axes[0, j].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
