@@ -8,6 +8,7 @@ import hashlib
 import os
 import platform
 import re
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -68,11 +69,12 @@ def machine_line(m: dict[str, Any]) -> str:
 
 def invoked_command() -> str:
     """How this process was started, as ``python -m agenticrs.benchmarks.NAME ARGS`` when it runs a
-    benchmark module (``sys.argv[0]`` is then the module's file path), else ``sys.argv`` joined."""
+    benchmark module (``sys.argv[0]`` is then the module's file path), else ``sys.argv`` joined;
+    arguments are shell-quoted (``shlex.join``), so a JSON or URI argument pastes back as it ran."""
     head, *rest = sys.argv or [""]
     if head.endswith(".py") and Path(head).resolve().parent == Path(__file__).resolve().parent:
-        head = f"python -m agenticrs.benchmarks.{Path(head).stem}"
-    return " ".join([head, *rest])
+        return " ".join([f"python -m agenticrs.benchmarks.{Path(head).stem}", shlex.join(rest)]).rstrip()
+    return shlex.join([head, *rest])
 
 
 def run_header(command: str | None = None) -> dict[str, Any]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
+import pytest
 import torch
 
-from agenticrs.benchmarks.common import machine_info, machine_line
+import agenticrs.benchmarks.common as common
+from agenticrs.benchmarks.common import invoked_command, machine_info, machine_line
 from agenticrs.recsys.training import cpu_bf16_native
 
 
@@ -23,3 +28,12 @@ def test_machine_line_reads_run_files_written_before_the_capability_keys() -> No
     assert machine_line(old) == "AMD EPYC, 2 cores, 23.5 GiB, GPU: none, torch 2.13.0+cpu (1 threads)"
     new = {**old, "cpu_capability": "AVX2", "cpu_bf16": False}
     assert machine_line(new).startswith("AMD EPYC (AVX2, native bf16: no), 2 cores")
+
+
+def test_invoked_command_quotes_arguments_so_they_paste_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A benchmark run with a JSON and a URI argument records a command that a shell splits back the same."""
+    args = ["--variant", 'evo-t8=evolution:{"tournament": 8}', "--data", "subsample:scientific?users=10,part=1"]
+    monkeypatch.setattr("sys.argv", [str(Path(common.__file__).with_name("design_search.py")), *args])
+    command = invoked_command()
+    assert command.startswith("python -m agenticrs.benchmarks.design_search ")
+    assert shlex.split(command)[3:] == args
