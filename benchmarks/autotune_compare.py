@@ -159,7 +159,7 @@ def markdown(result: dict[str, Any]) -> str:
     load = result.get("load_average", {})
     lines = [f"# autotune policies on {result['data']}", "",
              f"{result['seeds']} seeds{' (PARTIAL: ' + str(done) + ' finished)' if partial else ''}, budget "
-             f"{result['budget']} trials (the 5/10 columns are prefixes of each 20-trial run), "
+             f"{result['budget']} trials (the earlier columns are prefixes of each {result['budget']}-trial run), "
              f"{result['epochs']} epochs per full trial, {result.get('workers', 1)} worker (sequential trials); "
              f"incumbent (best on validation so far) test {m}, mean ± s.e. over seeds; in brackets the mean live "
              f"seconds spent so far. Best any policy found: {result['best_any']:.4f}.", "",
