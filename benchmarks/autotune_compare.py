@@ -23,13 +23,20 @@ it was trained on synthetic and Beauty tasks::
     python -m agenticrs.benchmarks.autotune_compare --data 'subsample:scientific?users=2000,part=1' \
         --budget 20 --seeds 3 --epochs 4 --workers 1 --out DIR
 
-It trains ``len(policies) x seeds x budget`` live models: size it to the machine. Results are
+It trains at most ``len(policies) x seeds x budget`` live models: size it to the machine. Results are
 rewritten after every (policy, seed) run and the same command resumes an interrupted one.
+
+Two savings that change no number: every run looks a trial up in one shared store
+(``out/trials_e{epochs}.sqlite``) before training it, so a configuration that another policy
+already trained with the same training seed, fidelity and epochs is replayed (with its recorded
+seconds) instead of trained again; and ``--once`` runs the named policies on seed 0 only (a
+deterministic policy's seeds differ only by the trials' training seed; the report says so).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -62,8 +69,8 @@ def anytime(results: Sequence[Any], metric: str) -> tuple[list[float], list[floa
 
 def compare(data: str, out: str | Path, *, policies: Sequence[str] = DEFAULT_POLICIES, seeds: int = 3,
             budget: int = 20, report_at: Sequence[int] = (5, 10, 20), metric: str = "ndcg@10",
-            epochs: int = 8, workers: int = 1, suite: str | None = None,
-            backend_factory: Callable[[Any], Any] | None = None,
+            epochs: int = 8, workers: int = 1, suite: str | None = None, once: Sequence[str] = (),
+            shared_trials: bool = True, backend_factory: Callable[[Any], Any] | None = None,
             log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every (policy, seed) and summarise (see the module docstring); writes ``compare.json``/``.md``.
 
@@ -75,6 +82,8 @@ def compare(data: str, out: str | Path, *, policies: Sequence[str] = DEFAULT_POL
     ``policies`` are ``autotune --policy`` values (a checkpoint folder is named by its folder).
     ``workers`` > 1 makes search baselines asynchronous, so their anytime curve is no longer the
     sequential one the protocol assumes; keep 1 for the benchmark.
+    ``once``: policies run on seed 0 only (their summary has one seed). ``shared_trials``: look every
+    trial up in ``out/trials_e{epochs}.sqlite`` first (see the module docstring).
     """
     out = Path(out)
     ks = [k for k in report_at if k <= budget] or [budget]
@@ -82,19 +91,33 @@ def compare(data: str, out: str | Path, *, policies: Sequence[str] = DEFAULT_POL
     load = {"start": [round(x, 2) for x in os.getloadavg()]}
     header = run_header()
     result: dict[str, Any] = {}
+    once = [policy_label(p) for p in once]
+    shared = None
+    if shared_trials:
+        from agenticrs.envs.knowledge import KnowledgeStore
+
+        out.mkdir(parents=True, exist_ok=True)
+        shared = KnowledgeStore(out / f"trials_e{epochs}.sqlite")
+    reused: dict[str, int] = {}
     for seed in range(seeds):
         for policy in policies:
             name = policy_label(policy)
+            if seed > 0 and name in once:
+                continue
             spec = AutotuneSpec(data=data, budget=budget, policy=policy, seed=seed, metric=metric, workers=workers,
                                 full_epochs=epochs, save_model=False, suite=suite,
                                 out=str(out / "runs" / f"{name}__{seed}"))
             run = Autotune(spec, log=lambda line: None, backend_factory=backend_factory)
+            if shared is not None:
+                run.backend_factory = SharedTrials.factory(run.backend_factory, shared)
             run.run()
+            reused[f"{name}__{seed}"] = sum(1 for r in run.results if r.source == SharedTrials.SOURCE)
             curves.setdefault(name, []).append(anytime(run.results, metric))
             load["end"] = [round(x, 2) for x in os.getloadavg()]
             result = {**header, "data": data, "policies": [policy_label(p) for p in policies], "seeds": seeds,
                       "seeds_done": {p: len(c) for p, c in curves.items()}, "budget": budget, "metric": metric,
                       "epochs": epochs, "workers": workers, "suite": suite, "load_average": load,
+                      "once": once, "shared_trials": shared_trials, "reused_trials": dict(reused),
                       **summarise(curves, ks)}
             out.mkdir(parents=True, exist_ok=True)
             write_json_atomic(out / "compare.json", result)
@@ -102,6 +125,38 @@ def compare(data: str, out: str | Path, *, policies: Sequence[str] = DEFAULT_POL
             log(f"{name} seed {seed}: incumbent test {metric} {curves[name][-1][1][-1]:.4f} after {budget} trials, "
                 f"{curves[name][-1][2][-1]:.0f} live s (load {os.getloadavg()[0]:.1f}); written {out / 'compare.md'}")
     return result
+
+
+class SharedTrials:
+    """A backend that returns a trial already trained by any run of the comparison (same task, configuration,
+    fidelity and training seed, in one store of one ``epochs``) and trains, then stores, everything else.
+
+    Training is seeded, so a replayed trial is the result retraining would give; its recorded seconds
+    are kept, so live seconds still count what the trial cost. Replayed results are marked
+    ``source="shared"`` (counted in ``reused_trials``).
+    """
+
+    kind = "live"
+    SOURCE = "shared"
+
+    def __init__(self, inner: Any, store: Any):
+        self.inner, self.store = inner, store
+
+    @classmethod
+    def factory(cls, inner_factory: Callable[[Any], Any], store: Any) -> Callable[[Any], "SharedTrials"]:
+        return lambda journal: cls(inner_factory(journal), store)
+
+    def evaluate(self, task: Any, config: Any, fidelity: float, seed: int) -> Any:
+        hit = self.store.find_trial(task.name, config, fidelity, seed, status=("ok", "failed"))
+        if hit is not None:
+            return dataclasses.replace(hit, config=config, source=self.SOURCE)
+        result = self.inner.evaluate(task, config, fidelity, seed)
+        if result.status in ("ok", "failed"):  # a timeout may pass on a quieter machine: not replayed
+            self.store.add_trial(result, run_id="autotune_compare", agent="shared", env="autotune")
+        return result
+
+    def close(self) -> None:
+        getattr(self.inner, "close", lambda: None)()
 
 
 def policy_label(policy: str) -> str:
@@ -155,7 +210,9 @@ def summarise(curves: dict[str, list[tuple[list[float], list[float], list[float]
 def markdown(result: dict[str, Any]) -> str:
     m, ks = result["metric"], sorted({int(k) for s in result["summary"].values() for k in s["test_at"]})
     done = result.get("seeds_done", {})
-    partial = any(n < result["seeds"] for n in done.values()) or len(done) < len(result["policies"])
+    once = set(result.get("once", []))
+    partial = (any(n < (1 if p in once else result["seeds"]) for p, n in done.items())
+               or len(done) < len(result["policies"]))
     load = result.get("load_average", {})
     lines = [f"# autotune policies on {result['data']}", "",
              f"{result['seeds']} seeds{' (PARTIAL: ' + str(done) + ' finished)' if partial else ''}, budget "
@@ -178,6 +235,12 @@ def markdown(result: dict[str, Any]) -> str:
         hit = f"{s['trials_to_2pct']:.1f} ({100 * s['reached_2pct']:.0f}%)" if s["trials_to_2pct"] else "- (0%)"
         per = ", ".join("-" if h is None else str(h) for h in s.get("trials_to_2pct_per_seed", []))
         lines.append(f"| {p} | " + " | ".join(cells) + f" | {hit} | {per} |")
+    if once:
+        lines += ["", f"Run on seed 0 only (`--once`): {', '.join(sorted(once))}; their ± is 0 by construction."]
+    if result.get("shared_trials"):
+        n = sum(result.get("reused_trials", {}).values())
+        lines += ["", f"{n} trial(s) replayed from the shared store (same configuration, fidelity, training seed "
+                      "and epochs already trained by another run; recorded seconds kept)."]
     t = result.get("target")
     if t is not None:
         lines += ["", f"Target ({t['policy']} within 2% of the best in at most half the trials TPE needs; a seed "
@@ -198,10 +261,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--workers", type=int, default=1, help="trials at once per run (1: sequential, the protocol)")
     ap.add_argument("--suite", default=None,
                     help="suite whose train tasks best-default-order ranks on (default: the shipped policy's)")
+    ap.add_argument("--once", default="", help="policies run on seed 0 only, comma-separated (deterministic ones)")
+    ap.add_argument("--no-shared-trials", dest="shared_trials", action="store_false",
+                    help="train every run's trials even where another run trained the same trial")
     args = ap.parse_args(argv)
     result = compare(args.data, args.out, policies=[p for p in args.policies.split(",") if p], seeds=args.seeds,
                      budget=args.budget, metric=args.metric, epochs=args.epochs, workers=args.workers,
-                     suite=args.suite)
+                     suite=args.suite, once=[p for p in args.once.split(",") if p],
+                     shared_trials=args.shared_trials)
     print(markdown(result))
     return result
 

@@ -198,3 +198,29 @@ def test_autotune_compare_target_counts_a_miss_as_budget_plus_one():
     # The shipped policy missing on one seed cannot meet the target, whatever TPE does.
     r = summarise({"shipped": [run(best), run(never)], "tpe": [run(never), run(never)]}, ks=(4,))
     assert not r["target"]["met"] and r["target"]["verdict"] == "not met"
+
+
+def test_autotune_compare_shares_trials_across_runs_and_runs_once_policies_on_seed_0(tmp_path):
+    """A trial another run already trained (same configuration, fidelity, seed) is replayed, not trained;
+    ``once`` policies run on seed 0 only, and the summary is not marked partial for it."""
+    import shutil
+
+    from agenticrs.benchmarks.autotune_compare import compare
+
+    calls: list = []
+    r = compare(DATA, tmp_path, policies=("best-default-order", "random"), seeds=2, budget=3, report_at=(3,),
+                once=("best-default-order",), backend_factory=lambda store: FakeLive(calls), log=lambda line: None)
+    assert r["seeds_done"] == {"best-default-order": 1, "random": 2} and len(calls) == 3 * 3
+    md = (tmp_path / "compare.md").read_text()
+    assert "PARTIAL" not in md and "seed 0 only (`--once`): best-default-order" in md
+    # The run's own journal gone, the shared store still has its trials: nothing is trained again.
+    shutil.rmtree(tmp_path / "runs" / "random__1")
+    again = compare(DATA, tmp_path, policies=("best-default-order", "random"), seeds=2, budget=3, report_at=(3,),
+                    once=("best-default-order",), backend_factory=lambda store: FakeLive(calls),
+                    log=lambda line: None)
+    assert len(calls) == 3 * 3 and again["reused_trials"]["random__1"] == 3
+    assert again["summary"] == r["summary"]  # replayed trials give the same curves, seconds included
+    # The store belongs to one comparison folder: another folder trains its own trials.
+    compare(DATA, tmp_path / "other", policies=("best-default-order",), seeds=1, budget=3, report_at=(3,),
+            backend_factory=lambda store: FakeLive(calls), log=lambda line: None)
+    assert len(calls) == 3 * 3 + 3  # a different out folder has its own shared store
