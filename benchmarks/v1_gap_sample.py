@@ -405,10 +405,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def _split_tasks(text: str) -> list[str]:
-    """``--tasks``: commas separate tasks, except inside a ``NAME=URI``'s options (``?a=1,b=2``)."""
+    """``--tasks``: commas separate tasks, except inside a ``NAME=URI``'s options (``?a=1,b=2`` or
+    ``synthetic:a=1,b=2``)."""
     out: list[str] = []
     for part in text.split(","):
-        if out and "=" in out[-1] and "?" in out[-1] and "=" in part and not _is_task_start(part):
+        if out and _is_task_start(out[-1]) and "=" in part and not _is_task_start(part):
             out[-1] += "," + part  # an option of the previous NAME=URI
         else:
             out.append(part)

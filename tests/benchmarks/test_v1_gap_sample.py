@@ -9,6 +9,7 @@ import pytest
 
 from agenticrs.benchmarks.default_gap import default_gap
 from agenticrs.benchmarks.v1_gap_sample import (
+    _split_tasks,
     complete_tasks,
     family_defaults,
     gap_report,
@@ -71,6 +72,13 @@ def two_regimes() -> list[TrialResult]:
                 b, c = 0.09, 0.101
             out += [res(task, A, a, seed), res(task, B, b, seed, test=b / 2), res(task, C, c, seed, test=c / 2)]
     return out
+
+
+def test_task_list_keeps_probe_uri_options_together():
+    text = ("syn-mixed,bag=synthetic:users=90,seed=4,drift=1.0,"
+            "cut=subsample:scientific?users=1500,part=3,sci-long")
+    assert _split_tasks(text) == ["syn-mixed", "bag=synthetic:users=90,seed=4,drift=1.0",
+                                  "cut=subsample:scientific?users=1500,part=3", "sci-long"]
 
 
 def test_gap_views_on_two_regimes():
