@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
+import numpy as np
 
 from agenticrs.benchmarks.common import run_header, write_json_atomic, write_text_atomic
 from agenticrs.policies.search.default_order import default_order, entry_means, normalised_regrets
@@ -51,6 +53,57 @@ def default_gap(table: Any, learn_on: Sequence[str], judge_on: Sequence[str], me
     share = sum(g >= GAP_TARGET for g in gap.values()) / len(gap) if gap else float("nan")
     return {"default": config.to_dict(), "mean_regret_learned": float(mean), "gap": gap, "best": best,
             "share_at_target": share}
+
+
+TRANSFER_FEATURES = ("users", "items", "density", "mean_length", "popularity_gini")
+"""Task meta-features (:func:`agenticrs.envs.suites.task_stats`) the nearest-task baseline compares."""
+
+
+def nearest_task_transfer(table: Any, train: Sequence[str], test: Sequence[str],
+                          features: Mapping[str, Mapping[str, float]], ks: Sequence[int] = (1, 3, 5),
+                          metric: str = "ndcg@10", fidelity: float = 1.0) -> dict[str, Any]:
+    """A task-aware baseline beside best-default-order: try the nearest train task's ranking.
+
+    For each test task, the train task nearest in meta-features (``log`` of each feature in
+    :data:`TRANSFER_FEATURES` except the Gini, standardised over the train tasks, Euclidean) gives
+    its configurations in order of its own validation metric; best-default-order gives the train
+    tasks' mean-regret order. Both are judged by regret@k on the test task: the lowest normalised
+    regret among the first ``k`` configurations tried (``k`` trials of a static order, no feedback).
+
+    Args:
+        features: ``{task: {feature: value}}`` for every train and test task.
+
+    Returns:
+        ``{"nearest": {test: train}, "regret": {"nearest-task" | "best-default-order": {test: {k: r}}},
+        "mean": {method: {k: mean over test tasks}}}``.
+    """
+    train = [t for t in train if t in features]
+    names = [f for f in TRANSFER_FEATURES if all(f in features[t] for t in (*train, *test))]
+
+    def vec(t: str) -> np.ndarray:
+        return np.array([features[t][f] if f == "popularity_gini" else np.log(max(features[t][f], 1e-12))
+                         for f in names])
+
+    X = np.stack([vec(t) for t in train])
+    mu, sd = X.mean(0), X.std(0)
+    sd[sd == 0] = 1.0  # a feature equal on every train task carries no distance
+    means = entry_means(table, [*train, *test], metric, fidelity)
+    regrets = normalised_regrets(means)
+    default = [c for c, _ in default_order(table, train, metric, fidelity)]
+    out: dict[str, Any] = {"features": list(names), "nearest": {},
+                           "regret": {"nearest-task": {}, "best-default-order": {}}}
+    for t in test:
+        if t not in regrets:
+            continue
+        d = np.linalg.norm((X - mu) / sd - (vec(t) - mu) / sd, axis=1)
+        near = train[int(np.argmin(d))]
+        out["nearest"][t] = near
+        ranking = sorted(means[near], key=lambda c: (-means[near][c], c.key()))
+        for method, order in (("nearest-task", ranking), ("best-default-order", default)):
+            out["regret"][method][t] = {str(k): float(min(regrets[t].get(c, 1.0) for c in order[:k])) for k in ks}
+    out["mean"] = {m: {str(k): float(np.mean([r[str(k)] for r in by.values()])) for k in ks}
+                   for m, by in out["regret"].items() if by}
+    return out
 
 
 def suite_gaps(table: Any, train: Sequence[str], test: Sequence[str], metric: str = "ndcg@10") -> dict[str, Any]:

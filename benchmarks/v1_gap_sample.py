@@ -14,6 +14,9 @@ Views reported (validation NDCG@10, normalised by each task's best):
   (seed-averaged); also per seed, across seeds (learned on seed ``a``, judged on seed ``b``: a gap
   that survives this is not selection noise) and on the *test* split's metric;
 * ``in-sample`` (default learned on every task) and ``leave one task out``;
+* ``transfer``: a task-aware baseline, the ranking of the train task nearest in meta-features,
+  beside best-default-order's, as regret@1/3/5 on each test task (a suite whose gap is ~0 leaves
+  such a method nothing to gain);
 * per task: the best configuration and its NDCG@10 per seed, its validation hits
   (``recall@10 * users``), and the noise floor: the regret, on the other seed, of the
   configuration that was best on one seed.
@@ -177,7 +180,8 @@ def _per_task(results: Sequence[TrialResult], tasks: Sequence[str], seeds: Seque
 
 def gap_report(results: Sequence[TrialResult], train: Sequence[str], test: Sequence[str],
                seeds: Sequence[int], users: Mapping[str, int] | None = None,
-               configs: Sequence[TrialConfig] | None = None) -> dict[str, Any]:
+               configs: Sequence[TrialConfig] | None = None,
+               features: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Any]:
     """Every view of the module docstring for one set of live results.
 
     Args:
@@ -189,13 +193,16 @@ def gap_report(results: Sequence[TrialResult], train: Sequence[str], test: Seque
             (a run cut short) is left out, since a partial sample would distort that task's best.
             A seed is then reported per seed only where it covers every train task, and judged
             only on the test tasks it covers.
+        features: task meta-features (``{task: task_stats(task)}``); when given, the report adds
+            ``transfer``: the nearest-train-task baseline beside best-default-order
+            (:func:`~agenticrs.benchmarks.default_gap.nearest_task_transfer`).
 
     Returns:
         A JSON-able dict: ``train_to_test``, ``in_sample``, ``leave_one_out``, ``per_seed``
         (``{seed: train->test gaps}``), ``cross_seed`` (``{"a->b": gaps}``), ``test_split``
         and ``tasks`` (:func:`_per_task`).
     """
-    from agenticrs.benchmarks.default_gap import GAP_TARGET, default_gap
+    from agenticrs.benchmarks.default_gap import GAP_TARGET, default_gap, nearest_task_transfer
 
     if configs is not None:
         tasks_seeds = {(r.task, r.seed) for r in results}
@@ -224,6 +231,8 @@ def gap_report(results: Sequence[TrialResult], train: Sequence[str], test: Seque
         out["per_seed"] = {str(s): default_gap(per[s], train, judged[s]) for s in learned if judged[s]}
         out["cross_seed"] = {f"{a}->{b}": default_gap(per[a], train, judged[b], judge_table=per[b])
                              for a in learned for b in seeds if a != b and judged[b]}
+        if features and all(t in features for t in every):
+            out["transfer"] = nearest_task_transfer(table, train, test, features)
     out["tasks"] = _per_task(results, every, seeds, users or {})
     return out
 
@@ -284,6 +293,21 @@ def markdown(report: Mapping[str, Any], title: str, footer: str = "") -> str:
                          f"{_cfg(row['best']) if row else '-'} | {row.get('best_ndcg', float('nan')):.4f} | "
                          f"{row.get('users') or '-'} |")
         lines.append("")
+    if "transfer" in report:
+        tr = report["transfer"]
+        ks = list(next(iter(tr["mean"].values())))
+        lines += ["## A task-aware baseline: the nearest train task's ranking", "",
+                  f"Regret@k (the best of the first k configurations of a static order, on the test task) of the "
+                  f"ranking of the train task nearest in meta-features ({', '.join(tr['features'])}; log, "
+                  f"standardised) against best-default-order's:", "",
+                  "| test task | nearest train task | " + " | ".join(f"nearest @{k} / default @{k}" for k in ks) + " |",
+                  "|---|---|" + "---|" * len(ks)]
+        for t, near in tr["nearest"].items():
+            cells = [f"{tr['regret']['nearest-task'][t][k]:.3f} / {tr['regret']['best-default-order'][t][k]:.3f}"
+                     for k in ks]
+            lines.append(f"| {t} | {near} | " + " | ".join(cells) + " |")
+        mean = [f"**{tr['mean']['nearest-task'][k]:.3f}** / {tr['mean']['best-default-order'][k]:.3f}" for k in ks]
+        lines += ["| mean | | " + " | ".join(mean) + " |", ""]
     families = list(dict.fromkeys(f for row in tasks.values() for f in row.get("family_best", {})))
     if families:
         lines += ["## Best NDCG@10 per family (seed mean; the sample's best configuration of each family)", "",
@@ -323,6 +347,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from agenticrs.benchmarks.common import run_header, write_json_atomic, write_text_atomic
     from agenticrs.envs.backends.live import LiveBackend
     from agenticrs.envs.suites import get_suite
+    from agenticrs.recsys.data.errors import DataFormatError
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -358,8 +383,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     header = {**run_header(), "suite": suite.name, "epochs": args.epochs, "n_configs": len(configs),
               "configs": [c.to_dict() for c in configs], "load_average_start": list(os.getloadavg())}
     header.update({k: previous[k] for k in ("date", "command", "machine", "load_average_start") if k in previous})
+    features = previous.get("task_features") if args.report_only else _features(tasks)
+    if features is None:  # a report written before meta-features were recorded: read them if the data is here
+        try:
+            features = _features(tasks)
+        except DataFormatError:
+            features = {}
     users = ({t: row["users"] for t, row in previous.get("tasks", {}).items() if row.get("users")}
-             if args.report_only else _users(tasks))
+             if args.report_only else {t: int(f["users"]) for t, f in features.items()})
     t0 = time.perf_counter()
 
     def report() -> dict[str, Any]:
@@ -371,7 +402,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "trials": len(results), "complete_tasks": full,
                **gap_report(results, [t.name for t in suite.train if t.name in full],
                             [t.name for t in suite.test if t.name in full] + [t for t in probes if t in full],
-                            seeds, users, configs)}
+                            seeds, users, configs, features), "task_features": features}
         write_json_atomic(out / "v1_gap.json", res)
         write_text_atomic(out / "v1_gap.md", markdown(
             res, f"AutoTrain-v1 sample on suite `{suite.name}` ({len(configs)} configurations, "
@@ -431,11 +462,11 @@ def _task(suite: Any, spec: str) -> Any:
     return suite.task(spec)
 
 
-def _users(tasks: Sequence[Any]) -> dict[str, int]:
-    """Users per task (= validation users under leave-one-out), from the loaded data."""
+def _features(tasks: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """Each task's meta-features (users = validation users under leave-one-out), from the loaded data."""
     from agenticrs.envs.suites import task_stats
 
-    return {t.name: int(task_stats(t)["users"]) for t in tasks}
+    return {t.name: dict(task_stats(t)) for t in tasks}
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from agenticrs.benchmarks.default_gap import default_gap
+from agenticrs.benchmarks.default_gap import default_gap, nearest_task_transfer
 from agenticrs.benchmarks.v1_gap_sample import (
     _split_tasks,
     complete_tasks,
@@ -105,6 +105,26 @@ def test_gap_views_on_two_regimes():
     assert r["in_sample"]["default"] == A.to_dict()
 
 
+def test_nearest_task_transfer_follows_the_similar_train_task():
+    # Two regimes: "big" tasks where A wins, "small" tasks where C wins; the train mean picks A.
+    table = Table([res("big1", A, 0.30), res("big1", B, 0.20), res("big1", C, 0.10),
+                   res("big2", A, 0.30), res("big2", B, 0.25), res("big2", C, 0.10),
+                   res("small1", A, 0.09), res("small1", B, 0.05), res("small1", C, 0.10),
+                   res("big3", A, 0.40), res("big3", B, 0.30), res("big3", C, 0.20),
+                   res("small2", A, 0.05), res("small2", B, 0.06), res("small2", C, 0.10)])
+    feats = {"big1": {"users": 1000, "items": 900}, "big2": {"users": 1200, "items": 800},
+             "small1": {"users": 90, "items": 80}, "big3": {"users": 1100, "items": 1000},
+             "small2": {"users": 100, "items": 70}}
+    r = nearest_task_transfer(table, ["big1", "big2", "small1"], ["big3", "small2"], feats, ks=(1, 2))
+    assert r["features"] == ["users", "items"]
+    assert r["nearest"] == {"big3": "big1", "small2": "small1"}
+    # Default order: A (mean regret 0.033), B, C. On small2 A's regret is 0.5, B's 0.4: @2 = 0.4.
+    assert r["regret"]["best-default-order"]["small2"] == {"1": pytest.approx(0.5), "2": pytest.approx(0.4)}
+    assert r["regret"]["nearest-task"]["small2"] == {"1": 0.0, "2": 0.0}  # small1's order: C first
+    assert r["regret"]["nearest-task"]["big3"]["1"] == r["regret"]["best-default-order"]["big3"]["1"] == 0.0
+    assert r["mean"]["nearest-task"]["1"] == 0.0 and r["mean"]["best-default-order"]["1"] == pytest.approx(0.25)
+
+
 def test_default_gap_judged_on_another_table():
     learn, judge = Table([res("x", A, 0.3), res("x", B, 0.2)]), Table([res("x", A, 0.1), res("x", B, 0.2)])
     assert default_gap(learn, ["x"], ["x"], judge_table=judge)["gap"]["x"] == pytest.approx(0.5)
@@ -133,7 +153,9 @@ def test_live_run_writes_reports_and_resumes(tmp_path, monkeypatch):
     r = main(argv)  # resumed: nothing re-run
     assert len((tmp_path / "v1_sample.jsonl").read_text().splitlines()) == 4
     monkeypatch.setenv("AGENTICRS_DATA", str(tmp_path / "none"))
-    monkeypatch.setattr("agenticrs.benchmarks.v1_gap_sample._users", None)  # must not be needed
+    monkeypatch.setattr("agenticrs.benchmarks.v1_gap_sample._features", None)  # must not be needed
     again = main([*argv, "--report-only"])
     assert again["date"] == r["date"] and again["tasks"]["syn-sparse"]["users"] == 350
     assert again["train_to_test"] == r["train_to_test"]
+    # The task-aware baseline is reported from the recorded meta-features, without the data.
+    assert again["transfer"] == r["transfer"] and r["transfer"]["nearest"] == {"syn-mixed": "syn-sparse"}
