@@ -13,8 +13,9 @@ from agenticrs.recsys.design.grammar import mutate
 class EvolutionProposer(ProgramProposer):
     """Aging evolution: the first ``population`` programs are random draws from the grammar (with
     ``seed_with_base``: the task's base program, its mutants and random draws); then each child is a mutation of a tournament winner, or (with
-    probability ``p_crossover``) a crossover of two winners followed by a mutation. Members age
-    out in order of arrival, whatever their fitness.
+    probability ``p_crossover``) a crossover of two winners followed by a mutation, or (with
+    probability ``p_immigrant``) a fresh random draw, a *random immigrant* (Grefenstette 1992) that
+    joins the population like a child. Members age out in order of arrival, whatever their fitness.
 
     Args:
         population: population size (capped at half the program budget so a short budget still evolves).
@@ -26,6 +27,11 @@ class EvolutionProposer(ProgramProposer):
             library's SASRec base starts far below random programs, see benchmarks/results/design).
         balance: how :func:`~agenticrs.recsys.design.grammar.mutate` draws operators (``"section"``:
             each part of the program equally often; ``"operator"``: uniform over the 72 operators).
+        p_immigrant: share of children after the initial population that are random draws instead.
+            0 (default) is Real et al.'s algorithm. The design landscape is heavy-tailed: a
+            child is one edit from its parent (median 0.97x its score), while the best of a search is
+            usually a fresh draw from the tail, which immigrants keep drawing
+            (benchmarks/results/design/README.md).
 
     Mutations never draw the operators whose edits the task's fixed training fields undo
     (:meth:`~agenticrs.policies.proposers.base.DesignTask.overridden_operators`): such a child is
@@ -35,12 +41,14 @@ class EvolutionProposer(ProgramProposer):
     name = "evolution"
 
     def __init__(self, population: int = 8, sample: int = 3, p_crossover: float = 0.3, n_ops: int = 1,
-                 seed_with_base: bool = False, balance: str = "section", max_resample: int = 8):
+                 seed_with_base: bool = False, balance: str = "section", max_resample: int = 8,
+                 p_immigrant: float = 0.0):
         super().__init__(max_resample)
-        if population < 1 or sample < 1 or not 0 <= p_crossover <= 1 or n_ops < 1:
+        if population < 1 or sample < 1 or not 0 <= p_crossover <= 1 or n_ops < 1 or not 0 <= p_immigrant <= 1:
             raise ValueError(f"evolution: population ({population}), sample ({sample}) and n_ops ({n_ops}) must be "
-                             f">= 1 and p_crossover ({p_crossover}) in [0, 1]")
+                             f">= 1, p_crossover ({p_crossover}) and p_immigrant ({p_immigrant}) in [0, 1]")
         self.population, self.sample, self.p_crossover, self.n_ops = population, sample, p_crossover, n_ops
+        self.p_immigrant = p_immigrant
         if balance not in ("section", "operator"):
             raise ValueError(f"evolution: balance must be 'section' or 'operator', got {balance!r}")
         self.seed_with_base, self.balance = seed_with_base, balance
@@ -73,6 +81,8 @@ class EvolutionProposer(ProgramProposer):
             if self.seed_with_base and self._initial % 2 == 0:
                 return self._mutate(base), "mutation"
             return self.random_unseen(), "random"
+        if self.p_immigrant and self.rng.random() < self.p_immigrant:
+            return self.random_unseen(), "immigrant"
         parent = self._tournament()
         if self.rng.random() < self.p_crossover:
             child = crossover(parent, self._tournament(), self.rng, t.limits, t.n_items)

@@ -222,6 +222,19 @@ def test_evolution_mutates_tournament_winners_after_its_initial_population():
     assert proposer.stats()["sources"] == {"random": 5, "mutation": 5} and 2 in parents
 
 
+def test_evolution_random_immigrants_are_fresh_draws_at_their_rate():
+    proposer = make_proposer("evolution", p_crossover=0.0, p_immigrant=0.5)
+    proposer.reset(TASK, Budget(60), seed=0)
+    for i in range(60):
+        proposer.tell(proposer.ask(), 0.01 * (i % 7))
+    sources = proposer.stats()["sources"]
+    assert sources["random"] == 8 and sources["immigrant"] + sources["mutation"] == 52
+    assert 16 <= sources["immigrant"] <= 36  # Binomial(52, 0.5): a 99.9% interval
+    assert make_proposer("evolution").p_immigrant == 0.0  # Real et al.'s algorithm by default
+    with pytest.raises(ValueError, match="p_immigrant"):
+        make_proposer("evolution", p_immigrant=1.5)
+
+
 class ScoreBackend:
     """A backend that scores a program's config with :func:`score` (no training)."""
 
