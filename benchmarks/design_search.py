@@ -204,6 +204,44 @@ def paired(results: dict[str, Any], name: str, k: int, split: str, tasks: Sequen
             "p": p, "relative": float(d.mean() / np.mean(b)) if np.mean(b) else math.nan}
 
 
+def budget_at_compute(rows: list[dict[str, Any]], seconds: float) -> tuple[int, bool]:
+    """How many of a search's programs fit in ``seconds`` of compute (training plus proposing),
+    at least one, and whether the search ran out of programs before it ran out of seconds."""
+    spent = [r["cum_seconds"] + r["propose_seconds"] for r in rows]
+    k = max(1, sum(1 for x in spent if x <= seconds))
+    return k, k == len(rows) and spent[-1] < seconds
+
+
+def paired_compute(results: dict[str, Any], name: str, k: int, split: str,
+                   against: str = "random") -> dict[str, Any]:
+    """``name`` after ``k`` programs minus ``against`` after the same compute (its programs whose
+    training and proposing seconds fit in what ``name`` spent), paired by (task, seed). ``capped``:
+    pairs where ``against``'s whole search cost less than ``name``'s ``k`` programs, so it is
+    compared with less compute than ``name`` had (the comparison then favours ``name``)."""
+    from scipy.stats import ttest_rel
+
+    index = {(r["task"], r["proposer"], r["seed"]): r for r in results["runs"]}
+    a, b, budgets, capped = [], [], [], 0
+    for (task, prop, seed), run in index.items():
+        if prop != name or (task, against, seed) not in index:
+            continue
+        cost = sum(compute_at(run["rows"], k))
+        if cost != cost:
+            continue
+        other = index[(task, against, seed)]["rows"]
+        kk, short = budget_at_compute(other, cost)
+        a.append(best_at(run["rows"], k)[split == "test"])
+        b.append(best_at(other, kk)[split == "test"])
+        budgets.append(kk)
+        capped += short
+    if not a:
+        return {"n": 0}
+    d = np.array(a) - np.array(b)
+    p = float(ttest_rel(a, b).pvalue) if len(a) > 1 and np.any(d != d[0]) else math.nan
+    return {"n": len(a), "mean_diff": float(d.mean()), "ahead": int((d > 0).sum()), "behind": int((d < 0).sum()),
+            "p": p, "budget": float(np.mean(budgets)), "capped": capped}
+
+
 def _p(p: float) -> str:
     return f"{p:.3f}" if p == p else "-"
 
@@ -300,6 +338,24 @@ def summarise(results: dict[str, Any]) -> str:
                         f"| {name} | {scope or 'all'} | {k} | {v['n']} | {v['mean_diff']:+.4f} ({v['relative']:+.0%}) | "
                         f"{v['ahead']}/{v['behind']} | {_p(v['p'])} | {t['mean_diff']:+.4f} ({t['relative']:+.0%}) | "
                         f"{t['ahead']}/{t['behind']} | {_p(t['p'])} |")
+        lines.append("")
+        lines += ["## At equal compute against `random`", "",
+                  "The proposer after k programs against `random` after the same seconds (training plus proposing: "
+                  "a language model's generation counts), same task and seed. *random's programs*: how many of "
+                  "random's programs fit in that compute, mean over pairs; *capped*: pairs where random's whole search "
+                  "cost less, so random had less compute than the proposer. Seconds are wall-clock under the load of their run "
+                  "(see Runs): proposers run in different invocations are timed under different loads (a shared "
+                  "program can cost random twice what it cost the other), so read only gaps larger than that, such as "
+                  "a language model's generation.", "",
+                  "| proposer | k | pairs | random's programs | capped | valid: mean diff | ahead/behind | p | "
+                  "test: mean diff | p |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for name in others:
+            for k in at:
+                v, t = paired_compute(results, name, k, "valid"), paired_compute(results, name, k, "test")
+                if v["n"]:
+                    lines.append(f"| {name} | {k} | {v['n']} | {v['budget']:.1f} | {v['capped']} | "
+                                 f"{v['mean_diff']:+.4f} | {v['ahead']}/{v['behind']} | {_p(v['p'])} | "
+                                 f"{t['mean_diff']:+.4f} | {_p(t['p'])} |")
         lines.append("")
     # What evolution adds to the random programs it starts from.
     evolutions = [n for n in s["proposers"] if n == "evolution" or any(

@@ -59,6 +59,20 @@ def test_pairs_by_seed_against_random():
     assert ds.paired(res, "evolution", 4, "valid", tasks=["sci"])["n"] == 0
 
 
+def test_equal_compute_gives_random_the_programs_that_fit_in_the_proposers_seconds():
+    r = rows([0.1, 0.3, 0.2, 0.5])  # program i costs 1.1 s: 1.1, 2.2, 3.3, 4.4 cumulative
+    assert ds.budget_at_compute(r, 2.5) == (2, False) and ds.budget_at_compute(r, 0.5) == (1, False)
+    assert ds.budget_at_compute(r, 4.3) == (3, False) and ds.budget_at_compute(r, 9.0) == (4, True)
+    res = results()
+    for x in res["runs"]:
+        if x["proposer"] == "evolution":  # 2 programs (3.8 s) cost what random spends on 3
+            x["rows"] = rows([y["valid"] for y in x["rows"]], seconds=1.8)
+    at2 = ds.paired_compute(res, "evolution", 2, "valid")  # evolution's 0.2 against random's best of 3, 0.2
+    assert at2["n"] == 3 and at2["budget"] == 3 and at2["capped"] == 0 and at2["mean_diff"] == 0
+    at4 = ds.paired_compute(res, "evolution", 4, "valid")  # random's search ends before evolution's seconds
+    assert at4["capped"] == 3 and at4["mean_diff"] == pytest.approx(0.11) and at4["ahead"] == 3
+
+
 def test_summary_has_the_reference_the_pairing_and_the_best_program():
     text = ds.summarise(results())
     assert "| syn-seq | sasrec_ce (library, reference) | 3 |" in text
