@@ -133,7 +133,8 @@ def report(results: dict[str, Any], name: str = "evolution") -> str:
     # Growth of the best-so-far.
     lines += ["## Best-so-far, mean over the paired searches", "", "| programs | random | " + name + " |",
               "|---|---|---|"]
-    for k in (8, 10, 14, 20, 26, 30):
+    length = min(len(runs[(t, p, s)]["rows"]) for t, s in keys for p in ("random", name))
+    for k in [k for k in (8, 10, 14, 20, 26, 30, 40, 50, 60, 70, 80, 90, 100) if k <= length]:
         cells = [np.mean([runs[(t, p, s)]["rows"][k - 1]["best_valid"] for t, s in keys]) for p in ("random", name)]
         lines.append(f"| {k} | {cells[0]:.4f} | {cells[1]:.4f} |")
     # Expected gain per evaluation, state-matched.
@@ -148,12 +149,15 @@ def report(results: dict[str, Any], name: str = "evolution") -> str:
     parents: list[tuple[bool, float]] = []
     for (t, _), xs in by_search.items():
         best = -math.inf
-        for x in xs:
+        for i, x in enumerate(xs):
             if "parent" in x:
                 draw = float(np.mean(np.maximum(pool[t] - best, 0)))
                 kind = "the best so far" if x["parent"] >= best - 1e-12 else "another member"
                 parents.append((kind == "the best so far", x["parent"] / best if best > 0 else math.nan))
-                for label in ("all children", f"{x['source']} of {kind}"):
+                labels = ["all children", f"{x['source']} of {kind}"]
+                if length > 30:  # longer searches: does a child's worth change as the search goes on?
+                    labels.append("children at programs 9-30" if i < 30 else f"children at programs 31-{length}")
+                for label in labels:
                     gains[label].append((max(x["value"] - best, 0.0), draw, x["value"] > best))
             best = max(best, x["value"])
     lines += ["", "## Expected gain over the best-so-far, per evaluation", "",
