@@ -34,6 +34,10 @@ class EvolutionProposer(ProgramProposer):
             fresh seeds, 20 pairs of 30-program searches): 0.5 ties random search (-0.005 validation
             NDCG@10, p 0.72), so it stays off by default (benchmarks/results/design/README.md).
 
+    Budget: evolution pays only on longer searches. On the design-search tasks (2-epoch programs) it
+    trails random search at 30 programs (-10%) and leads it at 100 (+8%, 13 of 20 pairs, p 0.11;
+    benchmarks/results/design/README.md): give it well over the population size in programs.
+
     Mutations never draw the operators whose edits the task's fixed training fields undo
     (:meth:`~agenticrs.policies.proposers.base.DesignTask.overridden_operators`): such a child is
     its parent again, refused as a duplicate, and the draw is wasted.
