@@ -61,7 +61,7 @@ def replay(run: dict[str, Any], epochs: int, n_items: int) -> list[dict[str, Any
     dtask = DesignTask(task, "", n_items=n_items, fixed={"epochs": epochs})
     current: dict[str, Any] = {}
     log: list[dict[str, Any]] = []
-    tournament, mutate, ask = proposer._tournament, proposer._mutate, proposer.ask
+    tournament, mutate, ask, propose = proposer._tournament, proposer._mutate, proposer.ask, proposer._propose
 
     def traced_tournament() -> Any:
         parent = tournament()
@@ -72,13 +72,17 @@ def replay(run: dict[str, Any], epochs: int, n_items: int) -> list[dict[str, Any
         current["mutated"] = program
         return mutate(program)
 
+    def traced_propose() -> Any:
+        current.clear()  # ask() may refuse a duplicate and propose again: keep the last attempt's parents only
+        return propose()
+
     def traced_ask() -> Any:
-        current.clear()
         child = ask()
         log.append({**current, "child": child})
         return child
 
     proposer._tournament, proposer._mutate, proposer.ask = traced_tournament, traced_mutate, traced_ask
+    proposer._propose = traced_propose
     trace = run_pipeline(proposer, evaluate, dtask, PipelineConfig(rounds=math.ceil(run["trials"] / 2), generate=2,
                                                                    select=2), run["search_seed"])
     assert [r.program_hash for r in trace.rows][:run["trials"]] == [r["program_hash"] for r in run["rows"]], \

@@ -35,8 +35,10 @@ class EvolutionProposer(ProgramProposer):
             NDCG@10, p 0.72), so it stays off by default (benchmarks/results/design/README.md).
 
     Budget: evolution pays only on longer searches. On the design-search tasks (2-epoch programs) it
-    trails random search at 30 programs (-10%) and leads it at 100 (+8%, 13 of 20 pairs, p 0.11;
-    benchmarks/results/design/README.md): give it well over the population size in programs.
+    trails random search at 30 programs (-10%) and leads it at 100 (+8%, 13 of 20 pairs, p 0.11);
+    at 100 programs ``sample=8, p_immigrant=0.5`` (the parent is the population's best; half the
+    children are fresh draws) led by +15% (15 of 20 pairs, p 0.021, fresh seeds) but trains slower
+    programs (benchmarks/results/design/README.md). Give it well over the population size in programs.
 
     Mutations never draw the operators whose edits the task's fixed training fields undo
     (:meth:`~agenticrs.policies.proposers.base.DesignTask.overridden_operators`): such a child is
