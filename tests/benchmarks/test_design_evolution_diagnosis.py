@@ -39,3 +39,16 @@ def test_replay_refuses_a_search_it_cannot_reproduce():
     run["search_seed"] = 4  # another seed proposes other programs
     with pytest.raises(AssertionError, match="replay of toy"):
         replay(run, epochs=2, n_items=300)
+
+
+def test_only_bred_children_have_parents_when_duplicates_are_refused():
+    """A refused duplicate's parent must not be charged to the program proposed next (an immigrant here)."""
+    task = DesignTask("toy", n_items=300, fixed={"epochs": 2})
+    kwargs = {"sample": 8, "p_immigrant": 0.5, "population": 4}
+    trace = run_pipeline(make_proposer("evolution", **kwargs), FunctionEvaluator(toy_score, task="toy"), task,
+                         PipelineConfig(rounds=40, generate=2, select=2), 5)
+    run = {**trace.to_dict(), "task": "toy", "trials": 80, "seed": 0, "search_seed": 5,
+           "variant": {"proposer": "evolution", "kwargs": kwargs}}
+    rows = replay(run, epochs=2, n_items=300)
+    assert {r["source"] for r in rows} >= {"immigrant", "mutation"}
+    assert all(("parent" in r) == (r["source"] in ("mutation", "crossover")) for r in rows)
