@@ -21,7 +21,6 @@ parent, the operator that made it and the search's best-so-far at that moment. R
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from agenticrs.benchmarks.common import write_text_atomic
+from agenticrs.io import read_json
 
 
 def replay(run: dict[str, Any], epochs: int, n_items: int) -> list[dict[str, Any]]:
@@ -179,11 +179,11 @@ def report(results: dict[str, Any], name: str = "evolution") -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("json", help="a design_search.json")
+    p.add_argument("json", help="a design_search.json (or .json.gz)")
     p.add_argument("--proposer", default="evolution", help="the evolution search label to replay")
     p.add_argument("--out", default=None, help="markdown file (default: print)")
     args = p.parse_args(argv)
-    text = report(json.loads(Path(args.json).read_text()), args.proposer)
+    text = report(read_json(args.json), args.proposer)
     if args.out:
         write_text_atomic(Path(args.out), text)
     else:

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from agenticrs.benchmarks.common import RESULTS_DIR, machine_line, run_header, write_json_atomic, write_text_atomic
+from agenticrs.io import read_json, sibling
 
 TASKS = {
     "syn-seq": "synthetic:users=300,items=300,seq_strength=0.8,seed=1",
@@ -184,8 +185,6 @@ def paired(results: dict[str, Any], name: str, k: int, split: str, tasks: Sequen
            against: str = "random") -> dict[str, Any]:
     """``name`` minus ``against`` at ``k`` programs, paired by (task, seed): mean difference, how
     many pairs ``name`` is ahead / behind, and a paired t-test (two-sided)."""
-    from scipy.stats import ttest_rel
-
     index = {(r["task"], r["proposer"], r["seed"]): r for r in results["runs"]}
     a, b = [], []
     for (task, prop, seed), run in index.items():
@@ -196,6 +195,13 @@ def paired(results: dict[str, Any], name: str, k: int, split: str, tasks: Sequen
         if x == x and y == y:
             a.append(x)
             b.append(y)
+    return _differences(a, b)
+
+
+def _differences(a: list[float], b: list[float]) -> dict[str, Any]:
+    """Paired ``a - b``: mean difference, pairs ahead / behind, two-sided paired t-test p, relative to ``b``."""
+    from scipy.stats import ttest_rel
+
     if not a:
         return {"n": 0}
     d = np.array(a) - np.array(b)
@@ -218,8 +224,6 @@ def paired_compute(results: dict[str, Any], name: str, k: int, split: str,
     training and proposing seconds fit in what ``name`` spent), paired by (task, seed). ``capped``:
     pairs where ``against``'s whole search cost less than ``name``'s ``k`` programs, so it is
     compared with less compute than ``name`` had (the comparison then favours ``name``)."""
-    from scipy.stats import ttest_rel
-
     index = {(r["task"], r["proposer"], r["seed"]): r for r in results["runs"]}
     a, b, budgets, capped = [], [], [], 0
     for (task, prop, seed), run in index.items():
@@ -230,16 +234,14 @@ def paired_compute(results: dict[str, Any], name: str, k: int, split: str,
             continue
         other = index[(task, against, seed)]["rows"]
         kk, short = budget_at_compute(other, cost)
-        a.append(best_at(run["rows"], k)[split == "test"])
-        b.append(best_at(other, kk)[split == "test"])
-        budgets.append(kk)
-        capped += short
-    if not a:
-        return {"n": 0}
-    d = np.array(a) - np.array(b)
-    p = float(ttest_rel(a, b).pvalue) if len(a) > 1 and np.any(d != d[0]) else math.nan
-    return {"n": len(a), "mean_diff": float(d.mean()), "ahead": int((d > 0).sum()), "behind": int((d < 0).sum()),
-            "p": p, "budget": float(np.mean(budgets)), "capped": capped}
+        x, y = best_at(run["rows"], k)[split == "test"], best_at(other, kk)[split == "test"]
+        if x == x and y == y:
+            a.append(x)
+            b.append(y)
+            budgets.append(kk)
+            capped += short
+    out = _differences(a, b)
+    return {**out, "budget": float(np.mean(budgets)), "capped": capped} if a else out
 
 
 def _p(p: float) -> str:
@@ -530,12 +532,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.export_best:
         source = Path(args.summarise) if args.summarise else Path(args.out) / "design_search.json"
-        export_best(json.loads(source.read_text()), args.export_best[0], Path(args.export_best[1]), source)
+        export_best(read_json(source), args.export_best[0], Path(args.export_best[1]), source)
         return 0
     if args.summarise:
-        results = json.loads(Path(args.summarise).read_text())
-        write_text_atomic(Path(args.summarise).with_suffix(".md"), summarise(results))
-        plot(results, Path(args.summarise).with_suffix(".png"))
+        results = read_json(args.summarise)  # .json or .json.gz (committed long runs are compressed)
+        write_text_atomic(sibling(args.summarise, ".md"), summarise(results))
+        plot(results, sibling(args.summarise, ".png"))
         return 0
 
     tasks = [t for t in args.tasks.split(",") if t]

@@ -119,3 +119,14 @@ def test_best_program_exported_as_a_method_translates_back_to_itself():
     assert not t.untranslatable
     back = dataclasses.replace(t.program, train=dataclasses.replace(t.program.train, epochs=2))
     assert canonical_json(back) == canonical_json(p)  # epochs: paper-autotrain's equal budget decides
+
+
+def test_committed_results_may_be_gzipped_and_summarise_beside_themselves(tmp_path):
+    from agenticrs.io import read_json, sibling, write_json_atomic
+
+    path = tmp_path / "design_search.json.gz"
+    write_json_atomic(path, results())
+    assert path.read_bytes()[:2] == b"\x1f\x8b" and read_json(path) == results()
+    assert sibling(path, ".md") == tmp_path / "design_search.md" == sibling(tmp_path / "design_search.json", ".md")
+    assert ds.main(["--summarise", str(path)]) == 0
+    assert "| evolution | all | 4 | 3 | +0.1100 (+55%) | 3/0 |" in (tmp_path / "design_search.md").read_text()
